@@ -1,0 +1,1 @@
+"""Where completions come from: the local engine or (later) an upstream OpenAI-compatible API."""

@@ -1,0 +1,176 @@
+"""`LocalBackend`: OpenAI requests onto the in-process llama.cpp engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from kaiyuan.backends.base import Backend, BackendStats, EventStream
+from kaiyuan.engine.embedded import ModelSource
+from kaiyuan.engine.events import GenerationEvent
+from kaiyuan.engine.model import Model
+from kaiyuan.engine.sampling import SamplingParams
+from kaiyuan.engine.scheduler import Engine, EngineConfig, GenerationRequest
+from kaiyuan.engine.template import ChatTemplate
+from kaiyuan.protocol.chat import AssistantMessage, ChatCompletionRequest, Content, ImagePart
+from kaiyuan.protocol.completions import CompletionRequest
+from kaiyuan.protocol.errors import InvalidRequestError, UnsupportedParameterError
+from kaiyuan.protocol.sampling import SamplingFields
+
+
+def _text(content: Content | None, where: str) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    if any(isinstance(part, ImagePart) for part in content):
+        raise UnsupportedParameterError(where, "This model reads text only; send text parts.")
+    return "".join(part.text for part in content)  # type: ignore[union-attr]
+
+
+def _arguments(raw: str) -> Any:
+    # Hugging Face chat templates expect tool-call arguments as a mapping, not OpenAI's string.
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def template_messages(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """The request's messages as the plain dicts chat templates iterate over."""
+    messages: list[dict[str, Any]] = []
+    for i, message in enumerate(request.messages):
+        item = message.model_dump(exclude_none=True)
+        # Templates know "system"; OpenAI's newer "developer" role means the same.
+        item["role"] = "system" if message.role == "developer" else message.role
+        item["content"] = _text(message.content, f"messages.{i}.content")
+        if isinstance(message, AssistantMessage) and message.tool_calls:
+            for call in item["tool_calls"]:
+                call["function"]["arguments"] = _arguments(call["function"]["arguments"])
+        messages.append(item)
+    return messages
+
+
+def _reject_unsupported(request: ChatCompletionRequest) -> None:
+    if request.logprobs:
+        raise UnsupportedParameterError("logprobs")
+    if request.response_format is not None and request.response_format.type != "text":
+        raise UnsupportedParameterError(
+            "response_format", "Only {'type': 'text'} is available in this version."
+        )
+
+
+class LocalBackend(Backend):
+    """Serves one GGUF model from this process, batching every request into one engine."""
+
+    def __init__(self, source: ModelSource, config: EngineConfig | None = None):
+        self.model_id = source.model_id
+        self.model = Model(source.path)
+        self.engine = Engine(self.model, config)
+        template = self.model.chat_template
+        self.template = (
+            ChatTemplate(
+                template,
+                bos_token=self.model.token_text(self.model.bos_id),
+                eos_token=self.model.token_text(self.model.eos_id),
+            )
+            if template
+            else None
+        )
+
+    def stats(self) -> BackendStats:
+        return BackendStats(self.engine.queue_depth, self.engine.running_sequences)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.model.close()
+
+    def render_chat(self, request: ChatCompletionRequest) -> str:
+        """The prompt text the model's own template makes of the request."""
+        if self.template is None:
+            raise InvalidRequestError(
+                f"The model '{self.model_id}' has no chat template; use /v1/completions.",
+                param="messages",
+            )
+        tools = [tool.model_dump(exclude_none=True) for tool in request.tools or []] or None
+        return self.template.render(
+            template_messages(request),
+            tools=tools,
+            add_generation_prompt=True,
+            template_kwargs=request.chat_template_kwargs,
+        )
+
+    def chat_prompt(self, request: ChatCompletionRequest) -> list[int]:
+        text = self.render_chat(request)
+        tokens = self.model.tokenize(text, add_special=False)
+        bos = self.model.bos_id
+        # Templates usually write BOS themselves; add it only where the model wants one
+        # and the template left it out, never twice.
+        if self.model.add_bos and (not tokens or tokens[0] != bos):
+            tokens.insert(0, bos)
+        return tokens
+
+    async def chat(self, request: ChatCompletionRequest) -> EventStream:
+        _reject_unsupported(request)
+        prompt = self.chat_prompt(request)
+        return self._submit([prompt], request, request.token_limit())
+
+    async def complete(self, request: CompletionRequest) -> EventStream:
+        if request.suffix:
+            raise UnsupportedParameterError("suffix")
+        if request.logprobs is not None:
+            raise UnsupportedParameterError("logprobs")
+        if request.best_of is not None and request.best_of != request.n:
+            raise UnsupportedParameterError("best_of", "Leave it out or set it equal to n.")
+        prompts = [
+            self.model.tokenize(p, add_special=True) if isinstance(p, str) else p
+            for p in request.prompts()
+        ]
+        if not prompts:
+            raise InvalidRequestError("The prompt list is empty.", param="prompt")
+        return self._submit(prompts, request, request.max_tokens)
+
+    def _submit(
+        self, prompts: list[list[int]], fields: SamplingFields, max_tokens: int | None
+    ) -> EventStream:
+        requests = [
+            GenerationRequest(prompt, self._sampling(fields, prompt, max_tokens), fields.n)
+            for prompt in prompts
+        ]
+        for request in requests:
+            self.engine.check(request)
+        stream = EventStream(len(prompts) * fields.n, sum(len(p) for p in prompts))
+        for offset, request in enumerate(requests):
+            generation = self.engine.submit(request, _Reindexed(stream, offset * fields.n))
+            stream.on_cancel(generation.cancel)
+        return stream
+
+    def _sampling(
+        self, fields: SamplingFields, prompt: list[int], max_tokens: int | None
+    ) -> SamplingParams:
+        room = self.engine.config.ctx_per_seq - len(prompt)
+        return SamplingParams(
+            temperature=1.0 if fields.temperature is None else fields.temperature,
+            top_p=1.0 if fields.top_p is None else fields.top_p,
+            top_k=fields.top_k or 0,
+            min_p=fields.min_p or 0.0,
+            seed=fields.seed,
+            presence_penalty=fields.presence_penalty or 0.0,
+            frequency_penalty=fields.frequency_penalty or 0.0,
+            repetition_penalty=fields.repetition_penalty or 1.0,
+            logit_bias={int(k): v for k, v in (fields.logit_bias or {}).items()},
+            max_tokens=max_tokens if max_tokens is not None else max(room, 1),
+            stop=tuple(fields.stop_list()),
+        )
+
+
+class _Reindexed:
+    """Shifts choice indices so that batched prompts number their choices 0..len*n-1."""
+
+    def __init__(self, stream: EventStream, offset: int):
+        self._stream = stream
+        self._offset = offset
+
+    def __call__(self, event: GenerationEvent) -> None:
+        if self._offset:
+            event = dataclasses.replace(event, index=event.index + self._offset)
+        self._stream.push(event)

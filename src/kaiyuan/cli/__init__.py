@@ -1,0 +1,1 @@
+"""The `kaiyuan` command."""

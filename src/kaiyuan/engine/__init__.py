@@ -1,0 +1,1 @@
+"""Local inference on llama.cpp: model files, chat templates, sampling, batching scheduler."""

@@ -1,0 +1,370 @@
+"""Continuous batching on one llama.cpp context that holds several sequences.
+
+One engine thread runs the loop. Each step builds a single batch: one token for every
+sequence that is decoding, then prompt chunks of waiting requests in the room left, so a
+long prompt is prefilled over several steps while running streams keep producing. New
+requests join at the next step; finished and cancelled sequences free their KV cells at
+once. A request for `n` choices prefills its prompt once and copies the cache to its
+sibling sequences, which then sample from the same logits with their own seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import llama_cpp
+
+from kaiyuan.engine.events import Finished, FinishReason, GenerationEvent, TextDelta
+from kaiyuan.engine.model import Model
+from kaiyuan.engine.sampling import Sampler, SamplingParams, choice_seed
+from kaiyuan.engine.stops import TextStream
+from kaiyuan.protocol.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ServerOverloadedError,
+)
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[GenerationEvent], None]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Limits of one engine; every field is a `kaiyuan serve` option."""
+
+    parallel: int = 8
+    """Sequences decoded together (KV streams in the context)."""
+    ctx_per_seq: int = 4096
+    """Context window of each sequence: prompt plus completion."""
+    batch_tokens: int = 512
+    """Most tokens in one llama.cpp decode call."""
+    prefill_chunk: int = 128
+    """Most prompt tokens added to a step while other sequences are decoding."""
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_queue: int = 256
+    """Requests allowed to wait for a free sequence before new ones are refused."""
+
+
+@dataclass
+class GenerationRequest:
+    prompt: list[int]
+    params: SamplingParams
+    n: int = 1
+
+
+class Generation:
+    """A submitted request: lets the caller cancel it; its events go to the sink."""
+
+    def __init__(self, request: GenerationRequest, sink: Sink):
+        self.request = request
+        self.sink = sink
+        self.submitted_at = time.monotonic()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop generating; the engine frees the sequences at its next step."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+@dataclass
+class _Sequence:
+    seq_id: int
+    index: int
+    sampler: Sampler
+    text: TextStream
+    n_past: int = 0
+    generated: int = 0
+    next_token: int | None = None
+    done: bool = False
+
+
+@dataclass
+class _Running:
+    generation: Generation
+    seqs: list[_Sequence]
+    prefilled: int = 0
+
+    @property
+    def prompt(self) -> list[int]:
+        return self.generation.request.prompt
+
+    @property
+    def prefilling(self) -> bool:
+        return self.prefilled < len(self.prompt)
+
+
+@dataclass
+class _Slot:
+    """One token of the batch being built, and what to do with its logits."""
+
+    token: int
+    pos: int
+    seq_id: int
+    owner: _Running
+    sample: bool = False
+
+
+class Engine:
+    """The batching scheduler. `submit` from any thread; `close` stops the loop."""
+
+    def __init__(self, model: Model, config: EngineConfig | None = None):
+        self.model = model
+        self.config = config or EngineConfig()
+        cfg = self.config
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = cfg.ctx_per_seq * cfg.parallel
+        params.n_batch = params.n_ubatch = cfg.batch_tokens
+        params.n_seq_max = cfg.parallel
+        params.n_threads = params.n_threads_batch = cfg.threads
+        # One KV stream per sequence: attention then never sees another request's cells,
+        # which keeps a seeded request's tokens identical whatever shares the batch (with a
+        # unified cache they drift after a few dozen tokens), and costs no speed here.
+        params.kv_unified = False
+        params.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(model.handle, params)
+        if not self._ctx:
+            raise RuntimeError(
+                "llama.cpp could not create a context; lower --parallel or --ctx-size"
+            )
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(cfg.batch_tokens, 0, 1)
+        self._free_ids: list[int] = list(range(cfg.parallel))
+        self._pending: deque[Generation] = deque()
+        self._running: list[_Running] = []
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="kaiyuan-engine", daemon=True)
+        self._thread.start()
+
+    # ---- public API -------------------------------------------------------------------
+
+    def check(self, request: GenerationRequest) -> None:
+        """Raise an `InvalidRequestError` if the request can never run on this engine."""
+        cfg = self.config
+        if not request.prompt:
+            raise InvalidRequestError("The prompt is empty after tokenization.", param="prompt")
+        if request.n > cfg.parallel:
+            raise InvalidRequestError(
+                f"n={request.n} is more than this server decodes at once ({cfg.parallel}); "
+                "ask for fewer choices or start the server with a larger --parallel.",
+                param="n",
+            )
+        room = cfg.ctx_per_seq - len(request.prompt)
+        if room < 1:
+            raise ContextLengthExceededError(
+                f"The prompt is {len(request.prompt)} tokens but the context window is "
+                f"{cfg.ctx_per_seq} tokens. Shorten the prompt or start the server with a "
+                "larger --ctx-size."
+            )
+        if request.params.max_tokens > room:
+            raise ContextLengthExceededError(
+                f"The prompt ({len(request.prompt)} tokens) plus max_tokens "
+                f"({request.params.max_tokens}) exceeds the context window of "
+                f"{cfg.ctx_per_seq} tokens. Lower max_tokens to at most {room}.",
+                param="max_tokens",
+            )
+        vocab = self.model.n_vocab
+        for token in itertools.chain(request.prompt, request.params.logit_bias):
+            if not 0 <= token < vocab:
+                raise InvalidRequestError(
+                    f"Token id {token} is outside the vocabulary (0..{vocab - 1}).",
+                    param="logit_bias" if token in request.params.logit_bias else "prompt",
+                )
+
+    def submit(self, request: GenerationRequest, sink: Sink) -> Generation:
+        """Queue a request; its events are passed to `sink` on the engine thread."""
+        self.check(request)
+        generation = Generation(request, sink)
+        with self._wake:
+            if len(self._pending) >= self.config.max_queue:
+                raise ServerOverloadedError(self.config.max_queue)
+            self._pending.append(generation)
+            self._wake.notify()
+        return generation
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    @property
+    def running_sequences(self) -> int:
+        return self.config.parallel - len(self._free_ids)
+
+    def close(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+        llama_cpp.llama_batch_free(self._batch)
+        llama_cpp.llama_free(self._ctx)
+        self._ctx = None
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and not self._running and not self._pending:
+                    self._wake.wait()
+                if self._stopping:
+                    break
+                self._admit()
+            self._drop_cancelled()
+            if not self._running:
+                continue
+            try:
+                self._step()
+            except Exception as exc:  # a bug here must not take every later request down
+                log.exception("engine step failed")
+                for running in list(self._running):
+                    self._fail(running, f"internal error: {exc}")
+        for running in list(self._running):
+            self._fail(running, "the server is shutting down")
+
+    def _admit(self) -> None:
+        while self._pending:
+            head = self._pending[0]
+            if head.cancelled:
+                self._pending.popleft()
+                continue
+            if head.request.n > len(self._free_ids):
+                return
+            self._pending.popleft()
+            self._running.append(self._start(head))
+
+    def _start(self, generation: Generation) -> _Running:
+        request = generation.request
+        seqs = [
+            _Sequence(
+                seq_id=self._free_ids.pop(0),
+                index=i,
+                sampler=Sampler(request.params, self.model.n_vocab, choice_seed(request.params, i)),
+                text=TextStream(request.params.stop),
+            )
+            for i in range(request.n)
+        ]
+        return _Running(generation, seqs)
+
+    def _drop_cancelled(self) -> None:
+        for running in [r for r in self._running if r.generation.cancelled]:
+            for seq in running.seqs:
+                if not seq.done:
+                    self._release(running, seq)
+
+    def _step(self) -> None:
+        slots = self._plan()
+        batch = self._batch
+        for i, slot in enumerate(slots):
+            batch.token[i] = slot.token
+            batch.pos[i] = slot.pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = slot.seq_id
+            batch.logits[i] = slot.sample
+        batch.n_tokens = len(slots)
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            owners = {id(s.owner): s.owner for s in slots}
+            for running in owners.values():
+                self._fail(running, f"llama_decode failed with status {status}")
+            return
+        for row, slot in enumerate(slots):
+            if slot.sample:
+                self._after_logits(slot.owner, slot.seq_id, row)
+
+    def _plan(self) -> list[_Slot]:
+        slots: list[_Slot] = []
+        for running in self._running:
+            for seq in running.seqs:
+                if seq.next_token is not None:
+                    slots.append(_Slot(seq.next_token, seq.n_past, seq.seq_id, running, True))
+        budget = self.config.batch_tokens - len(slots)
+        if slots:
+            budget = min(budget, self.config.prefill_chunk)
+        for running in self._running:
+            if budget <= 0:
+                break
+            if not running.prefilling:
+                continue
+            leader = running.seqs[0].seq_id
+            start = running.prefilled
+            end = min(len(running.prompt), start + budget)
+            for pos in range(start, end):
+                slots.append(_Slot(running.prompt[pos], pos, leader, running))
+            if end == len(running.prompt):
+                slots[-1].sample = True
+            running.prefilled = end
+            budget -= end - start
+        return slots
+
+    def _after_logits(self, running: _Running, seq_id: int, row: int) -> None:
+        if running.generation.cancelled:
+            return
+        leader = running.seqs[0]
+        if seq_id == leader.seq_id and leader.n_past == 0:
+            # The prompt is in the cache now: share it with the sibling choices.
+            for seq in running.seqs:
+                if seq is not leader:
+                    llama_cpp.llama_memory_seq_cp(self._memory, leader.seq_id, seq.seq_id, -1, -1)
+                seq.n_past = len(running.prompt)
+            targets = [s for s in running.seqs if not s.done]
+        else:
+            targets = [s for s in running.seqs if s.seq_id == seq_id and not s.done]
+            for seq in targets:
+                seq.n_past += 1
+        for seq in targets:
+            try:
+                self._advance(running, seq, seq.sampler.sample(self._ctx, row))
+            except Exception as exc:
+                log.exception("sequence %d failed", seq.seq_id)
+                self._finish(running, seq, "error", error=f"internal error: {exc}")
+
+    def _advance(self, running: _Running, seq: _Sequence, token: int) -> None:
+        seq.generated += 1
+        params = running.generation.request.params
+        if self.model.is_eog(token):
+            self._finish(running, seq, "stop")
+            return
+        emitted = seq.text.feed(self.model.piece(token))
+        if emitted.text:
+            running.generation.sink(TextDelta(seq.index, emitted.text, seq.generated))
+        if emitted.stopped:
+            self._finish(running, seq, "stop")
+        elif seq.generated >= params.max_tokens or seq.n_past >= self.config.ctx_per_seq:
+            self._finish(running, seq, "length")
+        else:
+            seq.next_token = token
+
+    def _finish(
+        self, running: _Running, seq: _Sequence, reason: FinishReason, error: str | None = None
+    ) -> None:
+        rest = seq.text.flush() if reason == "length" else ""
+        if rest:
+            running.generation.sink(TextDelta(seq.index, rest, seq.generated))
+        running.generation.sink(Finished(seq.index, reason, seq.generated, error))
+        self._release(running, seq)
+
+    def _fail(self, running: _Running, message: str) -> None:
+        for seq in running.seqs:
+            if not seq.done:
+                self._finish(running, seq, "error", error=message)
+
+    def _release(self, running: _Running, seq: _Sequence) -> None:
+        seq.done = True
+        seq.next_token = None
+        llama_cpp.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
+        seq.sampler.close()
+        self._free_ids.append(seq.seq_id)
+        if all(s.done for s in running.seqs):
+            self._running.remove(running)

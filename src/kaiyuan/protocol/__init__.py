@@ -1,0 +1,1 @@
+"""OpenAI wire types and kaiyuan's documented extensions. Imports nothing else of ours."""

@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI routes, SSE, auth, limits, OpenAI-style errors and /metrics."""

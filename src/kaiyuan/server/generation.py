@@ -1,0 +1,94 @@
+"""Driving a backend's event stream for one HTTP request: timing, disconnects, collection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from kaiyuan.backends.base import EventStream, Finished, TextDelta
+from kaiyuan.engine.events import GenerationEvent
+from kaiyuan.protocol.chat import FinishReason
+from kaiyuan.server.metrics import Metrics
+
+
+async def observed(
+    stream: EventStream, metrics: Metrics, started: float
+) -> AsyncIterator[GenerationEvent]:
+    """The stream's events, recording latency and token metrics; cancels what is left on exit."""
+    last: dict[int, float] = {}
+    completion_tokens = 0
+    try:
+        async for event in stream:
+            now = time.monotonic()
+            if isinstance(event, TextDelta):
+                if not last:
+                    metrics.ttft.observe(now - started)
+                elif event.index in last:
+                    metrics.itl.observe(now - last[event.index])
+                last[event.index] = now
+            else:
+                completion_tokens += event.completion_tokens
+            yield event
+    finally:
+        stream.cancel()
+        metrics.prompt_tokens.inc(stream.prompt_tokens)
+        metrics.completion_tokens.inc(completion_tokens)
+
+
+@dataclass
+class Collected:
+    """Every choice of a finished non-streaming request."""
+
+    texts: list[str]
+    reasons: list[FinishReason | None]
+    completion_tokens: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def _until_disconnect(request: Request) -> None:
+    # The body has been read already, so the next ASGI message can only be the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def collect(stream: EventStream, request: Request, metrics: Metrics,
+                  started: float) -> Collected | None:
+    """All choices' text, or None when the client went away first (its sequences cancelled)."""
+    result = Collected([""] * stream.choices, [None] * stream.choices)
+
+    async def gather() -> None:
+        async for event in observed(stream, metrics, started):
+            if isinstance(event, TextDelta):
+                result.texts[event.index] += event.text
+            elif isinstance(event, Finished):
+                result.reasons[event.index] = event.reason
+                result.completion_tokens += event.completion_tokens
+                if event.error:
+                    result.errors.append(event.error)
+
+    work = asyncio.ensure_future(gather())
+    watcher = asyncio.ensure_future(_until_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, watcher):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if work not in done:
+        return None
+    work.result()
+    return result
+
+
+def sse(payload: str) -> str:
+    return f"data: {payload}\n\n"
+
+
+SSE_DONE = sse("[DONE]")
