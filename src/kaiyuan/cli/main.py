@@ -14,3 +14,6 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.add_typer(models.app, name="models")
+
+if __name__ == "__main__":
+    app()

@@ -59,14 +59,18 @@ def serve(
     log_level: Annotated[str, typer.Option()] = "info",
 ) -> None:
     """Serve a model behind an OpenAI-compatible API (default: the embedded Qwen model)."""
-    config = EngineConfig(
-        parallel=parallel,
-        ctx_per_seq=ctx_size,
-        batch_tokens=batch_tokens,
-        prefill_chunk=prefill_chunk,
-        threads=threads,
-        max_queue=max_queue,
-    )
+    try:
+        config = EngineConfig(
+            parallel=parallel,
+            ctx_per_seq=ctx_size,
+            batch_tokens=batch_tokens,
+            prefill_chunk=prefill_chunk,
+            threads=threads,
+            max_queue=max_queue,
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     backend = load_backend(model, config)
     settings = ServerSettings(
         api_keys=api_keys(api_key), max_body_bytes=max_body_bytes, max_stop=max_stop

@@ -47,10 +47,17 @@ class EngineConfig:
     batch_tokens: int = 512
     """Most tokens in one llama.cpp decode call."""
     prefill_chunk: int = 128
-    """Most prompt tokens added to a step while other sequences are decoding."""
+    """Prompt tokens per prefill chunk; one chunk per step while other sequences decode."""
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_queue: int = 256
     """Requests allowed to wait for a free sequence before new ones are refused."""
+
+    def __post_init__(self) -> None:
+        if self.batch_tokens < max(self.parallel, self.prefill_chunk):
+            raise ValueError(
+                f"batch_tokens ({self.batch_tokens}) must be at least parallel "
+                f"({self.parallel}) and prefill_chunk ({self.prefill_chunk})"
+            )
 
 
 @dataclass
@@ -78,7 +85,7 @@ class Generation:
         return self._cancelled.is_set()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Sequence:
     seq_id: int
     index: int
@@ -90,7 +97,7 @@ class _Sequence:
     done: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class _Running:
     generation: Generation
     seqs: list[_Sequence]
@@ -264,7 +271,45 @@ class Engine:
                     self._release(running, seq)
 
     def _step(self) -> None:
-        slots = self._plan()
+        """One scheduling step: a token for every decoding sequence, then prompt chunks."""
+        decoding = [
+            _Slot(seq.next_token, seq.n_past, seq.seq_id, running, sample=True)
+            for running in self._running
+            for seq in running.seqs
+            if seq.next_token is not None
+        ]
+        if decoding:
+            self._decode(decoding)
+        budget = self.config.prefill_chunk if decoding else self.config.batch_tokens
+        for running in [r for r in self._running if r.prefilling]:
+            while (
+                running.prefilling
+                and budget > 0
+                and running in self._running
+                and not running.generation.cancelled
+            ):
+                chunk = self._next_chunk(running)
+                budget -= len(chunk)
+                self._decode(chunk)
+
+    def _next_chunk(self, running: _Running) -> list[_Slot]:
+        """The next `prefill_chunk` prompt tokens, cut at fixed positions.
+
+        Where a prompt is cut changes the logits a little (llama.cpp computes a chunk's
+        attention over the cached part differently from within the chunk), so the cuts
+        depend only on the prompt, never on the load, and each chunk is decoded alone:
+        llama.cpp would otherwise re-split a mixed batch into equal per-sequence pieces.
+        """
+        start = running.prefilled
+        end = min(len(running.prompt), start + self.config.prefill_chunk)
+        leader = running.seqs[0].seq_id
+        chunk = [_Slot(running.prompt[pos], pos, leader, running) for pos in range(start, end)]
+        chunk[-1].sample = end == len(running.prompt)
+        running.prefilled = end
+        return chunk
+
+    def _decode(self, slots: list[_Slot]) -> None:
+        """Run one llama.cpp decode over `slots` and sample where logits were asked for."""
         batch = self._batch
         for i, slot in enumerate(slots):
             batch.token[i] = slot.token
@@ -275,38 +320,12 @@ class Engine:
         batch.n_tokens = len(slots)
         status = llama_cpp.llama_decode(self._ctx, batch)
         if status != 0:
-            owners = {id(s.owner): s.owner for s in slots}
-            for running in owners.values():
+            for running in {id(s.owner): s.owner for s in slots}.values():
                 self._fail(running, f"llama_decode failed with status {status}")
             return
         for row, slot in enumerate(slots):
             if slot.sample:
                 self._after_logits(slot.owner, slot.seq_id, row)
-
-    def _plan(self) -> list[_Slot]:
-        slots: list[_Slot] = []
-        for running in self._running:
-            for seq in running.seqs:
-                if seq.next_token is not None:
-                    slots.append(_Slot(seq.next_token, seq.n_past, seq.seq_id, running, True))
-        budget = self.config.batch_tokens - len(slots)
-        if slots:
-            budget = min(budget, self.config.prefill_chunk)
-        for running in self._running:
-            if budget <= 0:
-                break
-            if not running.prefilling:
-                continue
-            leader = running.seqs[0].seq_id
-            start = running.prefilled
-            end = min(len(running.prompt), start + budget)
-            for pos in range(start, end):
-                slots.append(_Slot(running.prompt[pos], pos, leader, running))
-            if end == len(running.prompt):
-                slots[-1].sample = True
-            running.prefilled = end
-            budget -= end - start
-        return slots
 
     def _after_logits(self, running: _Running, seq_id: int, row: int) -> None:
         if running.generation.cancelled:

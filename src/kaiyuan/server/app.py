@@ -33,10 +33,10 @@ def create_app(backends: list[Backend], settings: ServerSettings | None = None) 
     app.state.backends = {backend.model_id: backend for backend in backends}
     app.state.metrics = Metrics(_combined_stats(app.state.backends))
     install_error_handlers(app)
-    for module in (chat, completions, service):
-        app.include_router(module.router)
-
-    routes = frozenset(getattr(route, "path", "") for route in app.routes)
+    routers = [module.router for module in (chat, completions, service)]
+    for router in routers:
+        app.include_router(router)
+    routes = frozenset(route.path for router in routers for route in router.routes)
     app.add_middleware(RequestCounter, metrics=app.state.metrics, routes=routes)
     app.add_middleware(BodySizeLimit, max_bytes=app.state.settings.max_body_bytes)
     return app

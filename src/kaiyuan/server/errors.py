@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,10 @@ from starlette.exceptions import HTTPException
 from kaiyuan.protocol.errors import APIError, ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
+
+_UNION_MEMBERS = {"system", "developer", "user", "assistant", "tool", "str", "int", "float",
+                  "bool", "none"}
+_TYPE_TAG = re.compile(r"[\[\-]")
 
 
 def error_response(error: APIError) -> JSONResponse:
@@ -25,15 +30,18 @@ def _plain(status: int, message: str, error_type: str, code: str | None = None) 
 
 def _describe(error: dict) -> tuple[str, str | None]:
     """A readable message and OpenAI's dotted `param` from one pydantic error."""
+    # pydantic puts union members into the location ("messages.0.user.content.str");
+    # a client wants only the path through its own JSON.
     loc = [str(part) for part in error.get("loc", ()) if part != "body"]
-    # Discriminated unions add the tag name to the location ("messages.0.user.content").
-    loc = [part for part in loc if part not in {"system", "developer", "user", "assistant", "tool"}]
+    loc = [part for part in loc if part not in _UNION_MEMBERS and not _TYPE_TAG.search(part)]
     param = ".".join(loc) or None
     if error.get("type") == "json_invalid":
         return f"The request body is not valid JSON: {error.get('ctx', {}).get('error', '')}", None
-    if error.get("type") == "union_tag_invalid":
-        tags = error.get("ctx", {}).get("expected_tags", "")
-        return f"'{param}' has an unknown value; expected one of {tags}.", param
+    if error.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+        ctx = error.get("ctx", {})
+        tag = str(ctx.get("discriminator", "")).strip("'")
+        param = f"{param}.{tag}" if param else tag
+        return f"'{param}' must be one of {ctx.get('expected_tags', '')}.", param
     if error.get("type") == "missing":
         return f"'{param}' is required.", param
     return f"Invalid value for '{param}': {error.get('msg')}.", param

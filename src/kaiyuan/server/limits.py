@@ -8,14 +8,11 @@ from kaiyuan.protocol.errors import RequestTooLargeError
 from kaiyuan.server.errors import error_response
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """ASGI middleware: 413 when Content-Length, or the bytes actually sent, pass the limit.
+    """ASGI middleware: 413 for a body over the limit, whether declared or streamed.
 
-    Counting the stream as well as the header catches chunked uploads that declare no length.
+    A declared Content-Length is checked up front (uvicorn holds the client to it). A
+    chunked body declares nothing, so it is read here, up to the limit, and replayed.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
@@ -27,28 +24,34 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(RequestTooLargeError(self.max_bytes))(scope, receive, send)
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
-        seen = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await error_response(RequestTooLargeError(self.max_bytes))(scope, receive, send)
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(RequestTooLargeError(self.max_bytes))(scope, receive, send)
