@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kaiyuan.protocol.response import FinishReason, Usage, unix_time
 from kaiyuan.protocol.sampling import SamplingFields
 
 
@@ -108,20 +108,6 @@ class ChatCompletionRequest(SamplingFields):
         return self.max_completion_tokens or self.max_tokens
 
 
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
-
-
-class PromptTokensDetails(BaseModel):
-    cached_tokens: int = 0
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    prompt_tokens_details: PromptTokensDetails | None = None
-
-
 class ChatMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
@@ -134,14 +120,10 @@ class ChatChoice(BaseModel):
     logprobs: None = None
 
 
-def _now() -> int:
-    return int(time.time())
-
-
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
-    created: int = Field(default_factory=_now)
+    created: int = Field(default_factory=unix_time)
     model: str
     choices: list[ChatChoice]
     usage: Usage
@@ -163,7 +145,7 @@ class ChunkChoice(BaseModel):
 class ChatCompletionChunk(BaseModel):
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int = Field(default_factory=_now)
+    created: int = Field(default_factory=unix_time)
     model: str
     choices: list[ChunkChoice]
     usage: Usage | None = None

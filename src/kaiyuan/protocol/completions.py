@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from kaiyuan.protocol.chat import FinishReason, Usage, _now
+from kaiyuan.protocol.response import FinishReason, Usage, unix_time
 from kaiyuan.protocol.sampling import SamplingFields
 
 Prompt = str | list[str] | list[int] | list[list[int]]
@@ -43,7 +43,7 @@ class CompletionChoice(BaseModel):
 class Completion(BaseModel):
     id: str
     object: Literal["text_completion"] = "text_completion"
-    created: int = Field(default_factory=_now)
+    created: int = Field(default_factory=unix_time)
     model: str
     choices: list[CompletionChoice]
     usage: Usage | None = None

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from kaiyuan.protocol.chat import _now
+from kaiyuan.protocol.response import unix_time
 
 
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
-    created: int = Field(default_factory=_now)
+    created: int = Field(default_factory=unix_time)
     owned_by: str = "kaiyuan"
 
 

@@ -7,12 +7,14 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import Request
 
 from kaiyuan.backends.base import EventStream, Finished, TextDelta
 from kaiyuan.engine.events import GenerationEvent
-from kaiyuan.protocol.chat import FinishReason
+from kaiyuan.protocol.errors import InternalServerError
+from kaiyuan.protocol.response import FinishReason, Usage
 from kaiyuan.server.metrics import Metrics
 
 
@@ -91,4 +93,40 @@ def sse(payload: str) -> str:
     return f"data: {payload}\n\n"
 
 
-SSE_DONE = sse("[DONE]")
+def usage_of(stream: EventStream, completion_tokens: int) -> Usage:
+    return Usage(
+        prompt_tokens=stream.prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=stream.prompt_tokens + completion_tokens,
+    )
+
+
+class ChunkFormat(Protocol):
+    """How one endpoint writes its stream chunks (each returns a JSON string)."""
+
+    def opening(self, choices: int) -> list[str]: ...
+    def text(self, event: TextDelta) -> str: ...
+    def finish(self, event: Finished) -> str: ...
+    def usage(self, usage: Usage) -> str: ...
+
+
+async def sse_events(
+    stream: EventStream, fmt: ChunkFormat, *, include_usage: bool, metrics: Metrics,
+    started: float,
+) -> AsyncIterator[str]:
+    """The SSE body of a streaming response: chunks, a failed choice's error, usage, [DONE]."""
+    for payload in fmt.opening(stream.choices):
+        yield sse(payload)
+    completion_tokens = 0
+    async for event in observed(stream, metrics, started):
+        if isinstance(event, TextDelta):
+            yield sse(fmt.text(event))
+            continue
+        completion_tokens += event.completion_tokens
+        if event.error:
+            yield sse(InternalServerError(event.error).to_response().model_dump_json())
+        else:
+            yield sse(fmt.finish(event))
+    if include_usage:
+        yield sse(fmt.usage(usage_of(stream, completion_tokens)))
+    yield sse("[DONE]")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from kaiyuan.backends.base import EventStream, Finished, TextDelta
-from kaiyuan.protocol.chat import Usage
+from kaiyuan.backends.base import Finished, TextDelta
 from kaiyuan.protocol.completions import Completion, CompletionChoice, CompletionRequest
-from kaiyuan.protocol.errors import InternalServerError
+from kaiyuan.protocol.response import Usage
 from kaiyuan.server.auth import require_api_key
 from kaiyuan.server.dependencies import backend_for, raise_if_failed
-from kaiyuan.server.generation import SSE_DONE, collect, observed, sse
-from kaiyuan.server.metrics import Metrics
+from kaiyuan.server.generation import collect, sse_events, usage_of
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -38,8 +36,8 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     metrics = request.app.state.metrics
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chunks(stream, body, completion_id, backend.model_id, include_usage, metrics,
-                         started)
+        events = sse_events(stream, _CompletionChunks(completion_id, backend.model_id, body),
+                            include_usage=include_usage, metrics=metrics, started=started)
         return StreamingResponse(events, media_type="text/event-stream")
     collected = await collect(stream, request, metrics, started)
     if collected is None:
@@ -52,43 +50,36 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
             CompletionChoice(index=i, text=_echoed(body, i) + text, finish_reason=reason)
             for i, (text, reason) in enumerate(zip(collected.texts, collected.reasons, strict=True))
         ],
-        usage=Usage(
-            prompt_tokens=stream.prompt_tokens,
-            completion_tokens=collected.completion_tokens,
-            total_tokens=stream.prompt_tokens + collected.completion_tokens,
-        ),
+        usage=usage_of(stream, collected.completion_tokens),
     )
     return Response(completion.model_dump_json(), media_type="application/json")
 
 
-async def _chunks(
-    stream: EventStream,
-    body: CompletionRequest,
-    completion_id: str,
-    model: str,
-    include_usage: bool,
-    metrics: Metrics,
-    started: float,
-) -> AsyncIterator[str]:
-    def chunk(choices: list[CompletionChoice], usage: Usage | None = None) -> str:
-        return sse(Completion(id=completion_id, model=model, choices=choices,
-                              usage=usage).model_dump_json())
+@dataclass(frozen=True)
+class _CompletionChunks:
+    completion_id: str
+    model: str
+    body: CompletionRequest
 
-    for i in range(stream.choices):
-        if echoed := _echoed(body, i):
-            yield chunk([CompletionChoice(index=i, text=echoed, finish_reason=None)])
-    completion_tokens = 0
-    async for event in observed(stream, metrics, started):
-        if isinstance(event, TextDelta):
-            yield chunk([CompletionChoice(index=event.index, text=event.text, finish_reason=None)])
-        elif isinstance(event, Finished):
-            completion_tokens += event.completion_tokens
-            if event.error:
-                yield sse(InternalServerError(event.error).to_response().model_dump_json())
-                continue
-            yield chunk([CompletionChoice(index=event.index, text="", finish_reason=event.reason)])
-    if include_usage:
-        yield chunk([], Usage(prompt_tokens=stream.prompt_tokens,
-                              completion_tokens=completion_tokens,
-                              total_tokens=stream.prompt_tokens + completion_tokens))
-    yield SSE_DONE
+    def _chunk(self, choices: list[CompletionChoice], usage: Usage | None = None) -> str:
+        return Completion(
+            id=self.completion_id, model=self.model, choices=choices, usage=usage
+        ).model_dump_json()
+
+    def opening(self, choices: int) -> list[str]:
+        return [
+            self._chunk([CompletionChoice(index=i, text=echoed, finish_reason=None)])
+            for i in range(choices)
+            if (echoed := _echoed(self.body, i))
+        ]
+
+    def text(self, event: TextDelta) -> str:
+        return self._chunk([CompletionChoice(index=event.index, text=event.text,
+                                             finish_reason=None)])
+
+    def finish(self, event: Finished) -> str:
+        return self._chunk([CompletionChoice(index=event.index, text="",
+                                             finish_reason=event.reason)])
+
+    def usage(self, usage: Usage) -> str:
+        return self._chunk([], usage)
