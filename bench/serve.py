@@ -3,7 +3,8 @@
 Run by hand, never in CI; it takes several minutes on the default model:
 
     python bench/serve.py [--model ALIAS_OR_PATH] [--threads N] [--max-tokens N]
-                          [--concurrency 1,2,4,8] [--quick]
+                          [--concurrency 1,2,4,8] [--quick] [--repeats N]
+                          [--requests-per-client N] [--llama-server-args '...']
 
 On one GGUF and one thread count it measures
 
@@ -29,6 +30,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import signal
 import socket
 import statistics
@@ -161,6 +163,14 @@ class RawRun:
 
 
 @dataclass
+class BatchedDecode:
+    """Raw llama.cpp decode with `sequences` tokens per step: the hardware's batching headroom."""
+
+    sequences: int
+    tok_s: float
+
+
+@dataclass
 class SingleRow:
     backend: str
     runs: int
@@ -190,6 +200,7 @@ class Summary:
     """kaiyuan single-stream decode ÷ raw llama.cpp with its default (repacked) weights."""
     decode_ratio_vs_raw_same_layout: float | None
     """kaiyuan single-stream decode ÷ raw llama.cpp loaded the way kaiyuan loads weights."""
+    batched: list[BatchedDecode]
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,8 @@ class BenchConfig:
     repeats: int
     requests_per_client: int
     quick: bool
+    llama_server_args: tuple[str, ...] = ()
+    """Extra `llama_cpp.server` options, e.g. ("--flash_attn", "True")."""
 
 
 # ---- small helpers ---------------------------------------------------------------------
@@ -419,7 +432,7 @@ def detokenize(vocab: Any, tokens: Sequence[int]) -> str:
 
 
 def model_info(path: Path) -> dict[str, Any]:
-    model = load_model(path, vocab_only=True)
+    model = load_model(path)  # weights are mmapped: cheap, and needed for the description
     try:
         desc = ctypes.create_string_buffer(256)
         llama_cpp.llama_model_desc(model, desc, 256)
@@ -430,6 +443,7 @@ def model_info(path: Path) -> dict[str, Any]:
             "file_bytes": path.stat().st_size,
             "name": name.value.decode() if found >= 0 else path.stem,
             "description": desc.value.decode(),
+            "n_params": llama_cpp.llama_model_n_params(model),
             "n_vocab": llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model)),
         }
     finally:
@@ -583,6 +597,62 @@ def bench_raw(cfg: BenchConfig, plan: PromptPlan, *, use_extra_bufts: bool) -> R
     return RawRun(backend, use_extra_bufts, load_s, share, runs)
 
 
+BATCHED_STEPS = 24
+
+
+def bench_raw_batched(cfg: BenchConfig, plan: PromptPlan) -> list[BatchedDecode]:
+    """Decode-only tok/s of raw llama.cpp with 1..N sequences per step (kaiyuan's layout).
+
+    A batching server cannot beat this curve: it says how much one step with N tokens costs
+    against one with a single token on this machine.
+    """
+    width = max(cfg.concurrency)
+    print(f"- raw llama.cpp, batched decode: 1..{width} sequences", flush=True)
+    model = load_model(cfg.model_path, use_extra_bufts=False)
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = CTX_SIZE * width
+    params.n_batch = params.n_ubatch = N_BATCH
+    params.n_seq_max = width
+    params.n_threads = params.n_threads_batch = cfg.threads
+    params.kv_unified = False
+    ctx = llama_cpp.llama_init_from_model(model, params)
+    batch = llama_cpp.llama_batch_init(N_BATCH, 0, 1)
+    prompts = [p.tokens[:64] for p in plan.all()[:width]]
+    results = []
+    try:
+        for sequences in cfg.concurrency:
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+            entries = [(tok, pos, seq) for seq in range(sequences)
+                       for pos, tok in enumerate(prompts[seq])]
+            _fill(batch, entries)
+            llama_cpp.llama_decode(ctx, batch)
+            started = time.perf_counter()
+            for step in range(BATCHED_STEPS):
+                _fill(batch, [(100 + seq, len(prompts[seq]) + step, seq)
+                              for seq in range(sequences)])
+                if llama_cpp.llama_decode(ctx, batch) != 0:
+                    raise RuntimeError("llama_decode failed in the batched run")
+            rate = sequences * BATCHED_STEPS / (time.perf_counter() - started)
+            print(f"  {sequences} sequences: {rate:.1f} tok/s", flush=True)
+            results.append(BatchedDecode(sequences, rate))
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_free(ctx)
+        llama_cpp.llama_model_free(model)
+    return results
+
+
+def _fill(batch: Any, entries: Sequence[tuple[int, int, int]]) -> None:
+    """Put (token, position, sequence) entries into `batch`, logits on every token."""
+    for i, (token, pos, seq) in enumerate(entries):
+        batch.token[i] = token
+        batch.pos[i] = pos
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = seq
+        batch.logits[i] = True
+    batch.n_tokens = len(entries)
+
+
 # ---- servers ---------------------------------------------------------------------------
 
 
@@ -616,7 +686,7 @@ def llama_server_spec(cfg: BenchConfig) -> ServerSpec:
         sys.executable, "-m", "llama_cpp.server", "--model", str(cfg.model_path),
         "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(cfg.threads),
         "--n_threads_batch", str(cfg.threads), "--n_ctx", str(CTX_SIZE),
-        "--interrupt_requests", "False",
+        "--interrupt_requests", "False", *cfg.llama_server_args,
     ]  # fmt: skip
     # Its completions default to repeat_penalty=1.1; 1.0 leaves greedy decoding pure.
     return ServerSpec(LLAMA_SERVER, command, port, {"repeat_penalty": 1.0})
@@ -825,7 +895,9 @@ def single_row(run: RawRun | ServerRun) -> SingleRow:
     )
 
 
-def summarise(raws: list[RawRun], servers: dict[str, ServerRun]) -> Summary:
+def summarise(
+    raws: list[RawRun], servers: dict[str, ServerRun], batched: list[BatchedDecode]
+) -> Summary:
     rows = [single_row(run) for run in [*servers.values(), *raws]]
     by_backend = {row.backend: row for row in rows}
     kai, llama = servers[KAIYUAN], servers[LLAMA_SERVER]
@@ -848,6 +920,7 @@ def summarise(raws: list[RawRun], servers: dict[str, ServerRun]) -> Summary:
         concurrency=concurrency,
         decode_ratio_vs_raw=ratio(kai_decode, by_backend[RAW].decode_tok_s),
         decode_ratio_vs_raw_same_layout=ratio(kai_decode, by_backend[RAW_SAME_LAYOUT].decode_tok_s),
+        batched=batched,
     )
 
 
@@ -900,6 +973,18 @@ def markdown(summary: Summary) -> str:
         f"{'s' if r.clients > 1 else ''}: **{r.ratio:.2f}**"
         for r in summary.concurrency
     ]
+    single = summary.batched[0].tok_s
+    lines += [
+        "",
+        "Batching headroom of this machine (raw llama.cpp, decode only, N sequences per step: "
+        "the most that batching itself can add here; the rest of a server's lead over a "
+        "serial one is overhead that the serial one has):",
+        "",
+        "| Sequences per step | tok/s | ratio to one sequence |",
+        "|---:|---:|---:|",
+    ]
+    lines += [f"| {b.sequences} | {b.tok_s:.1f} | {b.tok_s / single:.2f} |"
+              for b in summary.batched]
     return "\n".join(lines)
 
 
@@ -913,7 +998,8 @@ Run by hand (never in CI); one run measures everything on the same GGUF and thre
 ```sh
 make bench                      # installs llama-cpp-python[server], then runs the benchmark
 .venv/bin/python bench/serve.py [--model ALIAS_OR_PATH] [--threads N] [--max-tokens N] \\
-    [--concurrency 1,2,4,8] [--repeats N] [--requests-per-client N] [--quick]
+    [--concurrency 1,2,4,8] [--repeats N] [--requests-per-client N] [--quick] \\
+    [--llama-server-args '--flash_attn True']
 ```
 
 `--quick` (max_tokens 16, 1 and 2 clients, one single-stream run) is a smoke check only.
@@ -923,11 +1009,17 @@ Method:
 
 - **Backends.** `kaiyuan serve --parallel 8 --ctx-size 4096 --threads T`;
   `python -m llama_cpp.server --n_threads T --n_threads_batch T --n_ctx 4096
-  --interrupt_requests False` (its other settings are its defaults); and a raw in-process loop
+  --interrupt_requests False` (its other settings are its defaults unless
+  `--llama-server-args` adds some); and a raw in-process loop
   on llama.cpp's C API (`llama_decode` + greedy `llama_sampler_sample`, one sequence, no
   server), once with llama.cpp's default weight loading (repacked CPU layouts) and once with
   `use_extra_bufts=False` as kaiyuan loads weights. The servers are subprocesses on free
   loopback ports, started one at a time, warmed up with one request, and always killed.
+- **Defaults that differ.** llama_cpp.server turns flash attention off (`--flash_attn False`)
+  where llama.cpp, the raw loop and kaiyuan use its automatic choice (on for CPU), so its
+  greedy text can differ after a few tokens; it also keeps the logits of every prompt token
+  (`--logits_all True`), which adds to its prefill. Both are its out-of-the-box behaviour;
+  `--llama-server-args '--flash_attn True --logits_all False'` measures it tuned.
 - **Requests.** `/v1/completions`, streamed through the official `openai` client, greedy
   (`temperature=0`; llama_cpp.server also gets `repeat_penalty=1.0`, its default being 1.1),
   fixed `max_tokens`, and a prompt asking for a long story, rendered with the GGUF's chat
@@ -988,6 +1080,11 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
     parser.add_argument("--repeats", type=int, help="single-stream runs (default 3; quick 1)")
     parser.add_argument("--requests-per-client", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="short smoke check")
+    parser.add_argument(
+        "--llama-server-args",
+        default="",
+        help="extra llama_cpp.server options, e.g. '--flash_attn True --logits_all False'",
+    )
     args = parser.parse_args(argv)
     concurrency = args.concurrency or ("1,2" if args.quick else "1,2,4,8")
     clients = tuple(int(c) for c in concurrency.split(",") if c.strip())
@@ -1005,6 +1102,7 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchConfig:
         repeats=args.repeats or (1 if args.quick else 3),
         requests_per_client=args.requests_per_client,
         quick=args.quick,
+        llama_server_args=tuple(shlex.split(args.llama_server_args)),
     )
 
 
@@ -1017,11 +1115,12 @@ def run(cfg: BenchConfig) -> tuple[dict[str, Any], Summary]:
     print(f"Benchmarking {cfg.model_path.name} with {cfg.threads} threads, max_tokens "
           f"{cfg.max_tokens}, clients {list(cfg.concurrency)}", flush=True)
     raws = [bench_raw(cfg, plan, use_extra_bufts=flag) for flag in (True, False)]
+    batched = bench_raw_batched(cfg, plan)
     servers: dict[str, ServerRun] = {}
     with tempfile.TemporaryDirectory(prefix="kaiyuan-bench-") as log_dir:
         for spec in (kaiyuan_spec(cfg), llama_server_spec(cfg)):
             servers[spec.backend] = bench_server(spec, plan, cfg, Path(log_dir))
-    summary = summarise(raws, servers)
+    summary = summarise(raws, servers, batched)
     info["load_average_at_end"] = list(os.getloadavg())
     report = {
         "machine": info,
@@ -1034,6 +1133,7 @@ def run(cfg: BenchConfig) -> tuple[dict[str, Any], Summary]:
             "single_stream_runs": cfg.repeats,
             "requests_per_client": cfg.requests_per_client,
             "quick": cfg.quick,
+            "llama_server_args": list(cfg.llama_server_args),
             "ctx_size": CTX_SIZE,
             "kaiyuan_parallel": PARALLEL,
             "raw_n_batch": N_BATCH,
