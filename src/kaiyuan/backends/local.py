@@ -15,7 +15,7 @@ from kaiyuan.engine.scheduler import Engine, EngineConfig, GenerationRequest
 from kaiyuan.engine.template import ChatTemplate
 from kaiyuan.protocol.chat import AssistantMessage, ChatCompletionRequest, Content, ImagePart
 from kaiyuan.protocol.completions import CompletionRequest
-from kaiyuan.protocol.errors import InvalidRequestError, UnsupportedParameterError
+from kaiyuan.protocol.errors import APIError, InvalidRequestError, UnsupportedParameterError
 from kaiyuan.protocol.sampling import SamplingFields
 
 
@@ -139,9 +139,13 @@ class LocalBackend(Backend):
         for request in requests:
             self.engine.check(request)
         stream = EventStream(len(prompts) * fields.n, sum(len(p) for p in prompts))
-        for offset, request in enumerate(requests):
-            generation = self.engine.submit(request, _Reindexed(stream, offset * fields.n))
-            stream.on_cancel(generation.cancel)
+        try:
+            for offset, request in enumerate(requests):
+                generation = self.engine.submit(request, _Reindexed(stream, offset * fields.n))
+                stream.on_cancel(generation.cancel)
+        except APIError:
+            stream.cancel()  # a full queue refuses the batch whole, not its tail
+            raise
         return stream
 
     def _sampling(

@@ -343,9 +343,11 @@ class Engine:
             for seq in targets:
                 seq.n_past += 1
         for seq in targets:
+            if running.generation.cancelled:
+                return
             try:
                 self._advance(running, seq, seq.sampler.sample(self._ctx, row))
-            except Exception as exc:
+            except Exception as exc:  # one sequence's failure must not end its neighbours
                 log.exception("sequence %d failed", seq.seq_id)
                 self._finish(running, seq, "error", error=f"internal error: {exc}")
 
@@ -357,7 +359,7 @@ class Engine:
             return
         emitted = seq.text.feed(self.model.piece(token))
         if emitted.text:
-            running.generation.sink(TextDelta(seq.index, emitted.text, seq.generated))
+            self._emit(running, TextDelta(seq.index, emitted.text, seq.generated))
         if emitted.stopped:
             self._finish(running, seq, "stop")
         elif seq.generated >= params.max_tokens or seq.n_past >= self.config.ctx_per_seq:
@@ -368,11 +370,21 @@ class Engine:
     def _finish(
         self, running: _Running, seq: _Sequence, reason: FinishReason, error: str | None = None
     ) -> None:
+        if seq.done:
+            return
         rest = seq.text.flush() if reason == "length" else ""
         if rest:
-            running.generation.sink(TextDelta(seq.index, rest, seq.generated))
-        running.generation.sink(Finished(seq.index, reason, seq.generated, error))
+            self._emit(running, TextDelta(seq.index, rest, seq.generated))
+        self._emit(running, Finished(seq.index, reason, seq.generated, error))
         self._release(running, seq)
+
+    def _emit(self, running: _Running, event: GenerationEvent) -> None:
+        """Hand an event to the request's consumer; a consumer that fails is cancelled."""
+        try:
+            running.generation.sink(event)
+        except Exception:
+            log.exception("the consumer of a request failed; cancelling the request")
+            running.generation.cancel()
 
     def _fail(self, running: _Running, message: str) -> None:
         for seq in running.seqs:
@@ -380,6 +392,8 @@ class Engine:
                 self._finish(running, seq, "error", error=message)
 
     def _release(self, running: _Running, seq: _Sequence) -> None:
+        if seq.done:
+            return
         seq.done = True
         seq.next_token = None
         llama_cpp.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
