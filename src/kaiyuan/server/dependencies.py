@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from kaiyuan.backends.base import Backend
-from kaiyuan.protocol.errors import InternalServerError, InvalidRequestError, ModelNotFoundError
+from kaiyuan.protocol.errors import InvalidRequestError, ModelNotFoundError
 from kaiyuan.protocol.sampling import SamplingFields
-from kaiyuan.server.generation import Collected
 
 
 def backend_for(request: Request, fields: SamplingFields) -> Backend:
@@ -25,9 +24,3 @@ def backend_for(request: Request, fields: SamplingFields) -> Backend:
     if backend is None:
         raise ModelNotFoundError(fields.model, list(backends))
     return backend
-
-
-def raise_if_failed(collected: Collected) -> None:
-    """A non-streaming request whose generation failed gets a 500, not a truncated answer."""
-    if collected.errors:
-        raise InternalServerError("Generation failed: " + "; ".join(collected.errors))

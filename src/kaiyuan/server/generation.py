@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
 
 from kaiyuan.backends.base import EventStream, Finished, TextDelta
 from kaiyuan.engine.events import GenerationEvent
 from kaiyuan.protocol.errors import InternalServerError
 from kaiyuan.protocol.response import FinishReason, Usage
+from kaiyuan.protocol.sampling import SamplingFields
 from kaiyuan.server.metrics import Metrics
 
 
@@ -101,17 +103,18 @@ def usage_of(stream: EventStream, completion_tokens: int) -> Usage:
     )
 
 
-class ChunkFormat(Protocol):
-    """How one endpoint writes its stream chunks (each returns a JSON string)."""
+class EndpointFormat(Protocol):
+    """How one endpoint writes its stream chunks and its whole response (as JSON strings)."""
 
     def opening(self, choices: int) -> list[str]: ...
     def text(self, event: TextDelta) -> str: ...
     def finish(self, event: Finished) -> str: ...
     def usage(self, usage: Usage) -> str: ...
+    def whole(self, collected: Collected, usage: Usage) -> str: ...
 
 
 async def sse_events(
-    stream: EventStream, fmt: ChunkFormat, *, include_usage: bool, metrics: Metrics,
+    stream: EventStream, fmt: EndpointFormat, *, include_usage: bool, metrics: Metrics,
     started: float,
 ) -> AsyncIterator[str]:
     """The SSE body of a streaming response: chunks, a failed choice's error, usage, [DONE]."""
@@ -130,3 +133,23 @@ async def sse_events(
     if include_usage:
         yield sse(fmt.usage(usage_of(stream, completion_tokens)))
     yield sse("[DONE]")
+
+
+async def respond(
+    request: Request, fields: SamplingFields, stream: EventStream, fmt: EndpointFormat,
+    started: float,
+) -> Response:
+    """Stream the generation as SSE, or wait for it and answer with the whole response."""
+    metrics: Metrics = request.app.state.metrics
+    if fields.stream:
+        include_usage = bool(fields.stream_options and fields.stream_options.include_usage)
+        events = sse_events(stream, fmt, include_usage=include_usage, metrics=metrics,
+                            started=started)
+        return StreamingResponse(events, media_type="text/event-stream")
+    collected = await collect(stream, request, metrics, started)
+    if collected is None:  # the client has gone; nobody reads this
+        return Response(status_code=499)
+    if collected.errors:
+        raise InternalServerError("Generation failed: " + "; ".join(collected.errors))
+    body = fmt.whole(collected, usage_of(stream, collected.completion_tokens))
+    return Response(body, media_type="application/json")

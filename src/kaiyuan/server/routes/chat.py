@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import StreamingResponse
 
 from kaiyuan.backends.base import Finished, TextDelta
 from kaiyuan.protocol.chat import (
@@ -21,8 +20,8 @@ from kaiyuan.protocol.chat import (
 )
 from kaiyuan.protocol.response import Usage
 from kaiyuan.server.auth import require_api_key
-from kaiyuan.server.dependencies import backend_for, raise_if_failed
-from kaiyuan.server.generation import collect, sse_events, usage_of
+from kaiyuan.server.dependencies import backend_for
+from kaiyuan.server.generation import Collected, respond
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -32,31 +31,12 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     started = time.monotonic()
     backend = backend_for(request, body)
     stream = await backend.chat(body)
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    metrics = request.app.state.metrics
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = sse_events(stream, _ChatChunks(completion_id, backend.model_id),
-                            include_usage=include_usage, metrics=metrics, started=started)
-        return StreamingResponse(events, media_type="text/event-stream")
-    collected = await collect(stream, request, metrics, started)
-    if collected is None:
-        return Response(status_code=499)
-    raise_if_failed(collected)
-    completion = ChatCompletion(
-        id=completion_id,
-        model=backend.model_id,
-        choices=[
-            ChatChoice(index=i, message=ChatMessage(content=text), finish_reason=reason)
-            for i, (text, reason) in enumerate(zip(collected.texts, collected.reasons, strict=True))
-        ],
-        usage=usage_of(stream, collected.completion_tokens),
-    )
-    return Response(completion.model_dump_json(), media_type="application/json")
+    fmt = _ChatFormat(f"chatcmpl-{uuid.uuid4().hex}", backend.model_id)
+    return await respond(request, body, stream, fmt, started)
 
 
 @dataclass(frozen=True)
-class _ChatChunks:
+class _ChatFormat:
     completion_id: str
     model: str
 
@@ -79,3 +59,16 @@ class _ChatChunks:
 
     def usage(self, usage: Usage) -> str:
         return self._chunk([], usage)
+
+    def whole(self, collected: Collected, usage: Usage) -> str:
+        return ChatCompletion(
+            id=self.completion_id,
+            model=self.model,
+            choices=[
+                ChatChoice(index=i, message=ChatMessage(content=text), finish_reason=reason)
+                for i, (text, reason) in enumerate(
+                    zip(collected.texts, collected.reasons, strict=True)
+                )
+            ],
+            usage=usage,
+        ).model_dump_json()
