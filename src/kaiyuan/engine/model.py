@@ -112,8 +112,5 @@ class Model:
         n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, 128, 0, True)
         return buf.raw[: max(n, 0)].decode("utf-8", errors="replace")
 
-    def detokenize(self, tokens: list[int]) -> str:
-        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
-
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

@@ -14,7 +14,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +72,6 @@ class Generation:
     def __init__(self, request: GenerationRequest, sink: Sink):
         self.request = request
         self.sink = sink
-        self.submitted_at = time.monotonic()
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
