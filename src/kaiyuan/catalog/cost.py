@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from kaiyuan.catalog.schema import Model, Price
+from kaiyuan.catalog import fit
+from kaiyuan.catalog.quant import Scheme
+from kaiyuan.catalog.schema import Device, Model, Price
 
 HOURS_PER_MONTH = 730
 
@@ -35,6 +37,28 @@ class SelfHosting:
         """Output tokens only: on one device, prompt processing shares the same hours."""
         tokens_per_hour = self.tokens_per_second * 3600 * self.utilisation
         return self.hourly_usd / tokens_per_hour * 1e6
+
+
+def self_hosting(model: Model, device: Device, quant: Scheme, *, hourly: float | None = None,
+                 tokens_per_second: float | None = None, concurrency: int = 1,
+                 utilisation: float = 0.5) -> SelfHosting:
+    """Serving `model` on a rented `device`: at the catalog's lowest rental price unless
+    `hourly` is given, and at a measured throughput when given, else at the bandwidth
+    estimate for `concurrency` streams of 4,096-token context."""
+    if hourly is None:
+        if not device.hourly:
+            raise ValueError(f"the catalog has no rental price for {device.id}; "
+                             "give --hourly USD")
+        hourly = min(p.usd for p in device.hourly)
+    if concurrency < 1:
+        raise ValueError("--concurrency must be at least 1")
+    if tokens_per_second is not None:
+        return SelfHosting(device.name, hourly, tokens_per_second, utilisation,
+                           "measured, as given")
+    speed = fit.decode_speed(model, quant, fit.Workload(4096, concurrency),
+                             device.bandwidth_gbs)
+    return SelfHosting(device.name, hourly, speed.tokens_per_second, utilisation,
+                       f"estimate: {speed.assumption}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +145,7 @@ def cost(model: Model, hosting: SelfHosting | None, workload: Workload | None) -
     if hosting:
         assumptions += [
             f"self-hosted: {hosting.device} at ${hosting.hourly_usd:g}/hour, "
-            f"{hosting.tokens_per_second:g} output tokens/s ({hosting.throughput_basis}), "
+            f"{hosting.tokens_per_second:.0f} output tokens/s ({hosting.throughput_basis}), "
             f"{hosting.utilisation:.0%} utilisation",
             f"self-hosted monthly: whole devices rented {HOURS_PER_MONTH} hours a month; "
             "no power, staff or storage costs",

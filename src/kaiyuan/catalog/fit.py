@@ -150,29 +150,47 @@ class Target:
 
 @dataclass(frozen=True)
 class Speed:
-    """A batch-1 decode estimate and the assumptions behind it."""
+    """A decode estimate and the assumptions behind it."""
 
     tokens_per_second: float
     bytes_per_token: float
     assumption: str
 
 
+def weights_read_per_step(model: Model, weights: float, streams: int) -> float:
+    """Weight bytes one decode step reads when `streams` sequences decode together.
+
+    Dense: all of them. MoE: the always-used part plus the experts the batch touches;
+    with E experts, k per token and uniform routing, a step touches E(1 - (1 - k/E)^B)
+    of them. The expert share of the parameters follows from the total and active counts:
+    total = dense + expert, active = dense + expert x k/E.
+    """
+    if model.moe is None:
+        return weights
+    experts, per_token = model.moe.experts, model.moe.active
+    total, active = model.params_b, model.active_b
+    expert_params = (total - active) / (1 - per_token / experts)
+    touched = experts * (1 - (1 - per_token / experts) ** streams)
+    share = (total - expert_params + expert_params * touched / experts) / total
+    return weights * min(share, 1.0)
+
+
 def decode_speed(model: Model, quant: Scheme, workload: Workload, bandwidth_gbs: float,
                  efficiency: float = DEFAULT_BANDWIDTH_EFFICIENCY) -> Speed:
-    """Tokens per second for one stream, if decoding is bandwidth-bound: every token
-    reads the active weights and the sequence's cache at `efficiency` x peak bandwidth."""
-    weights = weight_bytes(model, quant)
-    active_share = model.active_b / model.params_b
-    cache = kv_cache_bytes(model, Workload(workload.context, 1, workload.kv_type))
-    per_token = weights * active_share + cache
-    kind = "active experts' weights" if model.moe else "whole model's weights"
+    """Aggregate decode tokens per second for `workload.sequences` streams, if decoding
+    is bandwidth-bound: each step reads the weights once (the touched experts' for MoE)
+    and every stream's cache, at `efficiency` x peak bandwidth."""
+    streams = workload.sequences
+    per_step = (weights_read_per_step(model, weight_bytes(model, quant), streams)
+                + kv_cache_bytes(model, workload))
+    kind = "the experts the batch touches (uniform routing)" if model.moe else "all weights"
     return Speed(
-        tokens_per_second=efficiency * bandwidth_gbs * 1e9 / per_token,
-        bytes_per_token=per_token,
+        tokens_per_second=streams * efficiency * bandwidth_gbs * 1e9 / per_step,
+        bytes_per_token=per_step / streams,
         assumption=(
-            f"batch 1, bandwidth-bound: each token reads the {kind} and a full "
-            f"{workload.context}-token cache at {efficiency:.0%} of "
-            f"{bandwidth_gbs:g} GB/s peak"
+            f"{streams} stream(s), bandwidth-bound: each step reads {kind} once and "
+            f"{streams} full {workload.context}-token cache(s) at {efficiency:.0%} of "
+            f"{bandwidth_gbs:g} GB/s peak; compute limits not modelled"
         ),
     )
 
@@ -208,7 +226,8 @@ def fit(model: Model, quant: Scheme, target: Target, workload: Workload,
     need = memory(model, quant, workload, allowance)
     margin = target.usable_bytes - need.total
     fits = margin >= 0
-    speed = (decode_speed(model, quant, workload, target.bandwidth_gbs, efficiency)
+    single = Workload(workload.context, 1, workload.kv_type)
+    speed = (decode_speed(model, quant, single, target.bandwidth_gbs, efficiency)
              if fits and target.bandwidth_gbs else None)
     suggestions = [] if fits else _remedies(model, quant, target, workload, allowance,
                                             need, alternatives or [])

@@ -32,6 +32,16 @@ USE_CASE_BENCHMARKS: dict[str, tuple[str, ...]] = {
 
 PERMISSIVE_LICENCES = frozenset({"Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause"})
 
+
+def is_permissive(licence: str) -> bool:
+    """Whether every licence named in `licence` is permissive. Derived models list
+    theirs and their base's, e.g. "MIT (DeepSeek's fine-tune) + Apache-2.0 (Qwen2.5 base)"."""
+    parts = [part.split(" (")[0].strip() for part in licence.split("+")]
+    return all(part in PERMISSIVE_LICENCES for part in parts)
+
+# The context a fit check assumes when the user asks for none.
+DEFAULT_FIT_CONTEXT = 8192
+
 LicencePolicy = Literal["any", "permissive"]
 Preference = Literal["quality", "cost", "size"]
 
@@ -39,14 +49,15 @@ Preference = Literal["quality", "cost", "size"]
 @dataclass(frozen=True)
 class Requirements:
     """What the user needs. `target` is where the model must fit, with `quant` and
-    `context`; `max_usd_per_million` caps the cheapest listed API price."""
+    `context` (when a context is required, models supporting less are excluded);
+    `max_usd_per_million` caps the cheapest listed API price."""
 
     use_case: UseCase
     licence: LicencePolicy = "any"
     languages: tuple[str, ...] = ()
     target: fitting.Target | None = None
     quant: Scheme | None = None
-    context: int = 8192
+    context: int | None = None
     max_usd_per_million: float | None = None
     thinking: bool = False
     tools: bool = False
@@ -104,21 +115,22 @@ def recommend(models: Iterable[Model], req: Requirements) -> Recommendation:
         "settings; they compare models only roughly",
     ]
     if req.target and req.quant:
-        notes.append(f"fit: {req.quant.name} weights, {req.context:,}-token context, one "
-                     f"sequence, on {req.target.name}")
+        context = req.context or DEFAULT_FIT_CONTEXT
+        notes.append(f"fit: {req.quant.name} weights, a context of {context:,} tokens (or the "
+                     f"model's own, if shorter), one sequence, on {req.target.name}")
     return Recommendation(req, ranked, excluded, notes)
 
 
 def _fit(model: Model, req: Requirements) -> fitting.FitReport | None:
     if req.target is None or req.quant is None:
         return None
-    context = min(req.context, model.architecture.context)
+    context = min(req.context or DEFAULT_FIT_CONTEXT, model.architecture.context)
     return fitting.fit(model, req.quant, req.target, fitting.Workload(context))
 
 
 def _unmet(model: Model, req: Requirements, report: fitting.FitReport | None) -> list[str]:
     why: list[str] = []
-    if req.licence == "permissive" and model.licence not in PERMISSIVE_LICENCES:
+    if req.licence == "permissive" and not is_permissive(model.licence):
         why.append(f"licence {model.licence} is not permissive")
     if req.thinking and model.thinking == "none":
         why.append("does not think")
@@ -134,7 +146,7 @@ def _unmet(model: Model, req: Requirements, report: fitting.FitReport | None) ->
         why.append(f"needs {report.memory.total / fitting.GIB:.1f} GiB, "
                    f"{-report.margin_bytes / fitting.GIB:.1f} GiB more than "
                    f"{report.target.name} offers")
-    if req.context > model.architecture.context:
+    if req.context and req.context > model.architecture.context:
         why.append(f"supports {model.architecture.context:,} tokens of context, "
                    f"{req.context:,} asked")
     if req.max_usd_per_million is not None:
@@ -216,7 +228,7 @@ def _tradeoffs(model: Model, report: fitting.FitReport | None,
     if model.moe:
         out.append(f"MoE {model.params_b:g}B total / {model.active_b:g}B active: "
                    "memory for all, compute for the active")
-    if model.licence not in PERMISSIVE_LICENCES:
+    if not is_permissive(model.licence):
         out.append(f"licence: {model.licence}")
     if model.thinking == "always":
         out.append("always thinks: more output tokens per answer")
@@ -231,8 +243,10 @@ def _order(candidate: Candidate, prefer: Preference) -> tuple:
     quality = -(candidate.quality or 0.0)
     price = candidate.cheapest_price[1] if candidate.cheapest_price else float("inf")
     size = candidate.model.params_b
+    # A model with no relevant score cannot be called a cheap *good* choice: it follows
+    # the scored ones whatever the preference.
     if prefer == "cost":
-        return (price, unknown, quality)
+        return (unknown, price, quality)
     if prefer == "size":
-        return (size, unknown, quality)
+        return (unknown, size, quality)
     return (unknown, quality, price)

@@ -19,7 +19,6 @@ from kaiyuan.catalog import recommend as ranking
 from kaiyuan.catalog import store
 from kaiyuan.catalog.fit import Target
 from kaiyuan.catalog.quant import UnknownQuantError
-from kaiyuan.catalog.schema import Model
 from kaiyuan.catalog.store import Catalog, UnknownIdError
 from kaiyuan.cli import catalog_views as views
 from kaiyuan.engine.embedded import EMBEDDED_MODELS, ModelUnavailableError
@@ -214,34 +213,15 @@ def cost_command(
                     if requests is not None else None)
         hosting = None
         if device:
-            hosting = _hosting(catalog, model, device, hourly, tokens_per_second,
-                               concurrency, utilisation, quant)
+            hosting = costing.self_hosting(
+                model, catalog.device(device), quantization.scheme(quant), hourly=hourly,
+                tokens_per_second=tokens_per_second, concurrency=concurrency,
+                utilisation=utilisation)
         report = costing.cost(model, hosting, workload)
     if as_json:
         typer.echo(views.to_json(report))
     else:
         views.cost_report(report)
-
-
-def _hosting(catalog: Catalog, model: Model, device_id: str, hourly: float | None,
-             tokens_per_second: float | None, concurrency: int, utilisation: float,
-             quant: str) -> costing.SelfHosting:
-    device = catalog.device(device_id)
-    if hourly is None:
-        if not device.hourly:
-            raise ValueError(f"the catalog has no rental price for {device.id}; "
-                             "give --hourly USD")
-        hourly = min(p.usd for p in device.hourly)
-    if concurrency < 1:
-        raise ValueError("--concurrency must be at least 1")
-    basis = "measured, as given"
-    if tokens_per_second is None:
-        speed = fitting.decode_speed(model, quantization.scheme(quant),
-                                     fitting.Workload(4096), device.bandwidth_gbs)
-        tokens_per_second = speed.tokens_per_second * concurrency
-        basis = (f"estimate: {concurrency} stream(s) x {speed.tokens_per_second:.0f} tok/s, "
-                 f"{speed.assumption}; holds only while decoding stays bandwidth-bound")
-    return costing.SelfHosting(device.name, hourly, tokens_per_second, utilisation, basis)
 
 
 @app.command("recommend")
@@ -257,7 +237,9 @@ def recommend_command(
     bandwidth: Bandwidth = None,
     usable: Usable = None,
     quant: Quant = "Q4_K_M",
-    context: Context = 8192,
+    context: Annotated[int | None, typer.Option(
+        "--context", "-c", help="Required context in tokens (default: none; 8192 for fit).")
+    ] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Highest acceptable API price, USD per million tokens (3:1 blend).")] = None,
     thinking: Annotated[bool, typer.Option(help="Require a thinking model.")] = False,
