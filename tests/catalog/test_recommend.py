@@ -68,3 +68,11 @@ def test_a_cost_cap_excludes_models_without_a_price_or_above_it(catalog) -> None
     assert all(c.cheapest_price and c.cheapest_price[1] <= 0.5 for c in result.ranked)
     reasons = [why for e in result.excluded for why in e.why]
     assert any("no API price" in r for r in reasons)
+
+
+def test_pass_at_k_scores_are_not_ranked_against_pass_at_1(catalog) -> None:
+    model = catalog.model("mistral-small-3.2")
+    assert any("pass@5" in (b.setting or "") for b in model.benchmarks)
+    result = recommend([model, catalog.model("qwen2.5-coder-7b")], Requirements("coding"))
+    mistral = next(c for c in result.ranked if c.model.id == "mistral-small-3.2")
+    assert all("pass@5" not in (setting or "") for _, setting in mistral.scores.values())

@@ -314,7 +314,11 @@ def _cpu_offload(model: Model, target: Target, need: Memory) -> Suggestion | Non
     excess = need.total - target.usable_bytes
     count = math.ceil(excess / per_layer)
     if count >= layers:
-        return None
+        return Suggestion(
+            "run from system memory",
+            f"a machine with at least {need.total / GIB:.0f} GiB of RAM (llama.cpp on CPU, "
+            "or experts offloaded to RAM); decode then runs at system-memory bandwidth",
+        )
     return Suggestion(
         f"offload {count} of {layers} layers to CPU RAM",
         f"about {count * per_layer / GIB:.1f} GiB in system memory (llama.cpp "

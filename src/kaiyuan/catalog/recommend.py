@@ -3,12 +3,14 @@ trade-offs, and the excluded ones with why.
 
 Quality comes only from the catalog's published scores: for each benchmark that matters
 to the use case, a model's best reported score is ranked against the other candidates that
-report it (0 = lowest, 1 = highest), and the ranks are averaged. A model with no relevant
+report it (0 = lowest, 1 = highest), and the ranks are averaged. Scores at pass@k for k > 1
+are left out of the ranking, as they cannot be compared with pass@1. A model with no relevant
 score is listed after those with scores, saying so; nothing is imputed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -16,7 +18,7 @@ from typing import Literal
 from kaiyuan.catalog import fit as fitting
 from kaiyuan.catalog.cost import blended
 from kaiyuan.catalog.quant import Scheme
-from kaiyuan.catalog.schema import Model, UseCase
+from kaiyuan.catalog.schema import Benchmark, Model, UseCase
 
 USE_CASE_BENCHMARKS: dict[str, tuple[str, ...]] = {
     "chat": ("Arena-Hard", "IFEval", "MMLU-Pro", "MMLU", "GPQA-Diamond"),
@@ -159,10 +161,17 @@ def _unmet(model: Model, req: Requirements, report: fitting.FitReport | None) ->
     return why
 
 
+def _comparable(row: Benchmark) -> bool:
+    """Percent scores at pass@1 (or unstated); a pass@5 score cannot be ranked against
+    others' pass@1."""
+    passes = re.search(r"pass@(\d+)", row.setting or "")
+    return row.unit == "percent" and (passes is None or passes.group(1) == "1")
+
+
 def _best_scores(model: Model, benchmarks: tuple[str, ...]) -> dict[str, tuple[float, str | None]]:
     best: dict[str, tuple[float, str | None]] = {}
     for row in model.benchmarks:
-        if row.name in benchmarks and row.unit == "percent" and (
+        if row.name in benchmarks and _comparable(row) and (
             row.name not in best or row.score > best[row.name][0]
         ):
             best[row.name] = (row.score, row.setting)
