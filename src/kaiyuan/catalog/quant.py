@@ -176,11 +176,6 @@ class TensorGroups:
     attn_width: int
     gqa: float
 
-    @property
-    def total(self) -> float:
-        return (self.embedding + self.output + self.attn_v + self.attn_output
-                + self.ffn_down + self.other)
-
 
 def tensor_groups(model: Model, *, separate_output: bool | None = None) -> TensorGroups:
     """Split `model`'s parameters into the groups quantizers treat differently.

@@ -66,14 +66,6 @@ class Source(_Strict):
     via: str | None = None
 
 
-class Sourced(_Strict):
-    """One value with the key of its source."""
-
-    value: Any
-    src: str
-    note: str | None = None
-
-
 def _unwrap_sourced(data: Any) -> Any:
     """Turn `{value, src}` fields of a section into plain values, keeping each field's
     source in `field_sources`, with the section's own `src` as the default."""
