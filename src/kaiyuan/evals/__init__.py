@@ -1,0 +1,4 @@
+"""Measure: suites, an async runner with cache and resume, scoring, arena ratings, reports.
+
+Talks HTTP to any OpenAI-compatible endpoint; never imports `server/`.
+"""
