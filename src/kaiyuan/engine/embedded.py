@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
+from kaiyuan.home import kaiyuan_home
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 _CHUNK = 1 << 22
@@ -24,12 +24,6 @@ _CHUNK = 1 << 22
 
 class ModelUnavailableError(RuntimeError):
     """The model cannot be used: a package is missing, a file is absent, or a hash is wrong."""
-
-
-def kaiyuan_home() -> Path:
-    """Where kaiyuan keeps assembled models and other caches (`$KAIYUAN_HOME` overrides)."""
-    configured = os.environ.get("KAIYUAN_HOME")
-    return Path(configured) if configured else Path(platformdirs.user_cache_dir("kaiyuan"))
 
 
 def package_file(package: str, relative: str) -> Path:
