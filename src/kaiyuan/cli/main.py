@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kaiyuan.cli import chat, models, serve
+from kaiyuan.cli import chat, evals, models, serve
 
 app = typer.Typer(
     help="Run open-weight LLMs behind an OpenAI-compatible API.",
@@ -14,6 +14,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.add_typer(models.app, name="models")
+app.add_typer(evals.app, name="eval")
 
 if __name__ == "__main__":
     app()

@@ -32,6 +32,10 @@ class Suite(Protocol):
         """Every case, in a stable order."""
         ...
 
+    def category(self, case_id: str) -> str:
+        """The category `case_id` is scored under."""
+        ...
+
     def task(self, case_id: str, params: dict[str, Any]) -> Task:
         """The request for one case under `params` (sampling, thinking, mode)."""
         ...

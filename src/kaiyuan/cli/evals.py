@@ -1,0 +1,200 @@
+"""`kaiyuan eval`: run evaluation suites against any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kaiyuan.evals import runner
+from kaiyuan.evals.bfcl import data as bfcl_data
+from kaiyuan.evals.cache import ResultCache
+from kaiyuan.evals.evaluate import Evaluation, Selection, default_database, evaluate
+from kaiyuan.evals.suite import Suite
+from kaiyuan.evals.suites import NAMES, build
+from kaiyuan.evals.suites.humaneval import pass_at
+from kaiyuan.evals.sweep import Prices, parse_budgets, sweep
+
+app = typer.Typer(help="Evaluate any OpenAI-compatible endpoint.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_suites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The suites and their categories, with case counts."""
+    rows = [{"suite": "bfcl", "category": c, "cases": bfcl_data.case_count(c)}
+            for c in bfcl_data.CATEGORIES]
+    rows.append({"suite": "humaneval", "category": "humaneval", "cases": 164})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Suites (kaiyuan eval run SUITE [--category C]…)")
+    for column in ("suite", "category", "cases"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["suite"], row["category"], str(row["cases"]))
+    console.print(table)
+
+
+@app.command("run")
+def run_command(
+    suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(NAMES)}.")],
+    base_url: Annotated[str, typer.Option(help="The endpoint's OpenAI base URL.")] = (
+        "http://127.0.0.1:8000/v1"),
+    model: Annotated[str, typer.Option(help="Model id to send.")] = "qwen2.5-coder-0.5b",
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY")] = "none",
+    category: Annotated[list[str] | None, typer.Option(
+        help="BFCL categories (repeatable; default all).")] = None,
+    mode: Annotated[str, typer.Option(help="BFCL: native tool calls or prompt mode.")] = (
+        "native"),
+    samples: Annotated[int, typer.Option(help="HumanEval: answers per problem.")] = 1,
+    limit: Annotated[int | None, typer.Option(
+        help="Only the first N cases of each category.")] = None,
+    sample: Annotated[int | None, typer.Option(
+        help="A random N cases of each category (see --seed).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 4,
+    temperature: Annotated[float, typer.Option()] = 0.0,
+    max_tokens: Annotated[int, typer.Option()] = 512,
+    thinking_budget: Annotated[int | None, typer.Option(
+        help="Thinking tokens allowed (sent as `thinking_budget`).")] = None,
+    no_thinking: Annotated[bool, typer.Option(
+        "--no-thinking", help="Send `enable_thinking: false`.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Results database.")] = None,
+    retry_errors: Annotated[bool, typer.Option(help="Ask again cases that ended in error.")
+                            ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run SUITE against an endpoint; cached cases are not asked again."""
+    extra: dict[str, Any] = {}
+    if thinking_budget is not None:
+        extra["thinking_budget"] = thinking_budget
+    if no_thinking:
+        extra["enable_thinking"] = False
+    params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
+    if extra:
+        params["extra_body"] = extra
+    try:
+        chosen = build(suite, categories=category or (), mode=mode, samples=samples)
+        result = _evaluate(chosen, runner.Endpoint(base_url, model, api_key), params, db,
+                           Selection(limit, sample, seed), concurrency, retry_errors,
+                           show_progress=not as_json)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(_as_dict(result), indent=2))
+        return
+    _print(result)
+
+
+@app.command("sweep")
+def sweep_command(
+    suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(NAMES)}.")],
+    budgets: Annotated[str, typer.Option(
+        help="Thinking budgets in tokens, comma-separated; 'off' turns thinking off.")] = (
+        "off,0,256,1024,4096"),
+    base_url: Annotated[str, typer.Option(help="The endpoint's OpenAI base URL.")] = (
+        "http://127.0.0.1:8000/v1"),
+    model: Annotated[str, typer.Option(help="Model id to send.")] = "qwen2.5-coder-0.5b",
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY")] = "none",
+    category: Annotated[list[str] | None, typer.Option(help="BFCL categories.")] = None,
+    mode: Annotated[str, typer.Option(help="BFCL: native or prompt.")] = "native",
+    limit: Annotated[int | None, typer.Option(help="First N cases per category.")] = None,
+    sample: Annotated[int | None, typer.Option(help="Random N cases per category.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    concurrency: Annotated[int, typer.Option()] = 4,
+    max_tokens: Annotated[int, typer.Option(
+        help="Room for thinking and answer; keep it above the largest budget.")] = 8192,
+    input_price: Annotated[float, typer.Option(help="USD per million input tokens.")] = 0.0,
+    output_price: Annotated[float, typer.Option(help="USD per million output tokens.")] = 0.0,
+    db: Annotated[Path | None, typer.Option(help="Results database.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run SUITE at each thinking budget: accuracy, tokens, latency, cost per correct."""
+    try:
+        chosen = build(suite, categories=category or (), mode=mode)
+        points = sweep(
+            parse_budgets(budgets), {"temperature": 0.0, "max_tokens": max_tokens},
+            lambda params: _evaluate(chosen, runner.Endpoint(base_url, model, api_key),
+                                     params, db, Selection(limit, sample, seed), concurrency,
+                                     False, show_progress=not as_json),
+            Prices(input_price, output_price),
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(p) for p in points], indent=2))
+        return
+    table = Table(title=f"{suite}: accuracy against thinking budget ({model})")
+    for column in ("budget", "accuracy", "reasoning tok/case", "completion tok/case",
+                   "latency s", "$/case", "$/correct"):
+        table.add_column(column)
+    for p in points:
+        table.add_row(str(p.budget), f"{p.accuracy:.1%} ({p.correct}/{p.cases})",
+                      f"{p.mean_reasoning_tokens:.0f}", f"{p.mean_completion_tokens:.0f}",
+                      f"{p.mean_latency_s:.2f}" if p.mean_latency_s else "-",
+                      f"{p.cost_per_case:.6f}",
+                      f"{p.cost_per_correct:.6f}" if p.cost_per_correct else "-")
+    console.print(table)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _evaluate(suite: Suite, endpoint: runner.Endpoint, params: dict[str, Any],
+              db: Path | None, selection: Selection, concurrency: int, retry_errors: bool,
+              *, show_progress: bool) -> Evaluation:
+    cache = ResultCache(db or default_database())
+    try:
+        with runner.progress_bar() as progress:
+            return evaluate(suite, endpoint, params, cache, selection=selection,
+                            concurrency=concurrency, retry_errors=retry_errors,
+                            progress=progress if show_progress else None)
+    finally:
+        cache.close()
+
+
+def _extras(result: Evaluation) -> dict[str, Any]:
+    if result.suite.startswith("bfcl"):
+        counts: dict[str, int] = {}
+        for score in result.scores:
+            counts[score.category] = counts.get(score.category, 0) + 1
+        return {"bfcl_summary": bfcl_data.summarise(result.summary.by_category, counts)}
+    if result.suite == "humaneval":
+        return {"pass_at_k": pass_at(result.scores, (1, 5, 10))}
+    return {}
+
+
+def _as_dict(result: Evaluation) -> dict[str, Any]:
+    out = dataclasses.asdict(result)
+    out["scores"] = [dataclasses.asdict(s) for s in result.scores]
+    return {**out, **_extras(result)}
+
+
+def _print(result: Evaluation) -> None:
+    table = Table(title=f"{result.suite} · {result.model} @ {result.endpoint}")
+    for column in ("category", "cases", "accuracy"):
+        table.add_column(column)
+    counts: dict[str, int] = {}
+    for score in result.scores:
+        counts[score.category] = counts.get(score.category, 0) + 1
+    for category, accuracy in result.summary.by_category.items():
+        table.add_row(category, str(counts[category]), f"{accuracy:.1%}")
+    table.add_row("all", str(result.summary.cases), f"{result.summary.overall:.1%}")
+    console.print(table)
+    for name, value in _extras(result).items():
+        console.print(f"{name}: {value}")
+    stats = result.stats
+    console.print(
+        f"asked {stats.asked}, from cache {stats.cached}, errors {result.summary.errors}; "
+        f"this run {stats.wall_s:.1f} s, all runs of these settings "
+        f"{result.wall_s_total:.1f} s; mean latency "
+        + (f"{result.mean_latency_s:.2f} s" if result.mean_latency_s else "n/a")
+    )

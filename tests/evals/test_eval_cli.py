@@ -1,0 +1,83 @@
+"""`kaiyuan eval` end to end against a real `kaiyuan serve` on the embedded 135M model:
+every BFCL category and HumanEval, and a run killed midway that resumes without asking
+its cached cases again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import SMOL, RunningServer
+from test_runner import chat_requests
+
+from kaiyuan.evals.bfcl.data import CATEGORIES
+
+KAIYUAN = [sys.executable, "-m", "kaiyuan.cli.main", "eval"]
+
+
+def eval_args(server: RunningServer, db: Path, *args: str) -> list[str]:
+    return [*KAIYUAN, "run", *args, "--base-url", server.base_url, "--model", SMOL,
+            "--db", str(db), "--max-tokens", "64", "--json"]
+
+
+def run_eval(server: RunningServer, db: Path, *args: str) -> dict:
+    done = subprocess.run(eval_args(server, db, *args), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def stored(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as connection:
+        try:
+            return connection.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_bfcl_runs_every_category(smol: RunningServer, tmp_path: Path) -> None:
+    report = run_eval(smol, tmp_path / "e.sqlite", "bfcl", "--limit", "1", "--concurrency", "4")
+    assert set(report["summary"]["by_category"]) == set(CATEGORIES)
+    assert report["summary"]["cases"] == len(CATEGORIES)
+    assert all(score["correct"] is not None or score["detail"] for score in report["scores"])
+    assert set(report["bfcl_summary"]) >= {"non_live_ast", "live_ast", "irrelevance"}
+
+
+def test_humaneval_runs_in_the_sandbox(smol: RunningServer, tmp_path: Path) -> None:
+    report = run_eval(smol, tmp_path / "e.sqlite", "humaneval", "--limit", "2")
+    assert report["summary"]["cases"] == 2
+    assert report["summary"]["errors"] == 0
+    assert set(report["pass_at_k"]) == {"1"}
+
+
+def test_a_killed_run_resumes_without_asking_cached_cases(smol: RunningServer,
+                                                          tmp_path: Path) -> None:
+    db = tmp_path / "e.sqlite"
+    args = ("bfcl", "--category", "simple", "--limit", "8", "--concurrency", "1")
+    process = subprocess.Popen(eval_args(smol, db, *args), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while stored(db) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = stored(db)
+    assert 3 <= kept < 8
+
+    before = chat_requests(smol)
+    report = run_eval(smol, db, *args)
+    assert report["stats"]["cached"] == kept
+    assert report["stats"]["asked"] == 8 - kept
+    assert chat_requests(smol) - before == 8 - kept
+    assert report["summary"]["cases"] == 8
+
+    again = run_eval(smol, db, *args)
+    assert again["stats"]["asked"] == 0
+    assert chat_requests(smol) - before == 8 - kept
