@@ -35,6 +35,17 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL,
     PRIMARY KEY (endpoint, model, suite, case_id, params_key)
 );
+CREATE TABLE IF NOT EXISTS scores (
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    params_key TEXT NOT NULL,
+    category TEXT NOT NULL,
+    correct INTEGER,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (endpoint, model, suite, case_id, params_key)
+);
 CREATE TABLE IF NOT EXISTS runs (
     endpoint TEXT NOT NULL,
     model TEXT NOT NULL,
@@ -124,6 +135,18 @@ class ResultCache:
              json.dumps(result.response) if result.response is not None else None,
              result.error, result.latency_s, result.first_token_s, result.prompt_tokens,
              result.completion_tokens, result.reasoning_tokens, result.attempts, time.time()),
+        )
+        self._db.commit()
+
+    def store_scores(self, run: RunKey, scores: Iterable[tuple[str, str, bool | None, str]]
+                     ) -> None:
+        """Keep each case's verdict (case id, category, correct or None for an error,
+        detail), so that reports need neither the suite nor a second scoring pass."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?)",
+            [(run.endpoint, run.model, run.suite, case_id, run.params_key, category,
+              None if correct is None else int(correct), detail)
+             for case_id, category, correct, detail in scores],
         )
         self._db.commit()
 

@@ -70,6 +70,7 @@ def evaluate(suite: Suite, endpoint: runner.Endpoint, params: dict[str, Any],
                                    progress=progress))
     results = cache.results(key, chosen)
     scores = [suite.score(result) for result in results]
+    cache.store_scores(key, ((s.case_id, s.category, s.correct, s.detail) for s in scores))
     latencies = [r.latency_s for r in results if r.latency_s is not None]
     return Evaluation(
         suite=suite.name,
