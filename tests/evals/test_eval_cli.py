@@ -81,3 +81,28 @@ def test_a_killed_run_resumes_without_asking_cached_cases(smol: RunningServer,
     again = run_eval(smol, db, *args)
     assert again["stats"]["asked"] == 0
     assert chat_requests(smol) - before == 8 - kept
+
+
+def test_perf_measures_each_concurrency_level(smol: RunningServer) -> None:
+    done = subprocess.run([*KAIYUAN, "perf", "--base-url", smol.base_url, "--model", SMOL,
+                           "--levels", "1,2", "--rounds", "1", "--max-tokens", "16",
+                           "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    levels = json.loads(done.stdout)
+    assert [level["clients"] for level in levels] == [1, 2]
+    for level in levels:
+        assert level["errors"] == 0
+        assert level["completion_tokens"] > 0
+        assert 0 < level["ttft_p50_s"] <= level["ttft_p95_s"]
+        assert level["aggregate_tokens_per_s"] > 0
+
+
+def test_bad_arguments_get_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args in (["run", "nosuch"], ["run", "bfcl", "--category", "nosuch"],
+                 ["run", "bfcl", "--mode", "telepathy"], ["sweep", "humaneval", "--budgets",
+                                                          "-1"], ["perf", "--levels", "0"]):
+        done = subprocess.run([*KAIYUAN, *args, "--db", str(tmp_path / "x.sqlite")]
+                              if args[0] != "perf" else [*KAIYUAN, *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith("error:") and "Traceback" not in done.stderr

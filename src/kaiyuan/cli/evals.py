@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kaiyuan.evals import runner
+from kaiyuan.evals import perf, runner
 from kaiyuan.evals.bfcl import data as bfcl_data
 from kaiyuan.evals.cache import ResultCache
 from kaiyuan.evals.evaluate import Evaluation, Selection, default_database, evaluate
@@ -140,6 +141,45 @@ def sweep_command(
                       f"{p.mean_latency_s:.2f}" if p.mean_latency_s else "-",
                       f"{p.cost_per_case:.6f}",
                       f"{p.cost_per_correct:.6f}" if p.cost_per_correct else "-")
+    console.print(table)
+
+
+@app.command("perf")
+def perf_command(
+    base_url: Annotated[str, typer.Option(help="The endpoint's OpenAI base URL.")] = (
+        "http://127.0.0.1:8000/v1"),
+    model: Annotated[str, typer.Option(help="Model id to send.")] = "qwen2.5-coder-0.5b",
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY")] = "none",
+    levels: Annotated[str, typer.Option(help="Concurrent clients, comma-separated.")] = (
+        "1,2,4,8"),
+    rounds: Annotated[int, typer.Option(help="Requests per client at each level.")] = 2,
+    max_tokens: Annotated[int, typer.Option()] = 128,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Time to first token, per-stream and aggregate tokens/s at each concurrency level."""
+    try:
+        counts = [int(part) for part in levels.split(",") if part.strip()]
+        if not counts or min(counts) < 1:
+            raise ValueError("--levels needs positive whole numbers, e.g. 1,2,4,8")
+        measured = asyncio.run(perf.measure(runner.Endpoint(base_url, model, api_key), counts,
+                                            rounds, max_tokens=max_tokens))
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(m) for m in measured], indent=2))
+        return
+    table = Table(title=f"{model} @ {base_url}: streaming performance")
+    for column in ("clients", "requests", "errors", "aggregate tok/s", "stream tok/s",
+                   "TTFT p50 s", "TTFT p95 s"):
+        table.add_column(column)
+
+    def seconds(value: float | None) -> str:
+        return f"{value:.2f}" if value is not None else "-"
+
+    for m in measured:
+        table.add_row(str(m.clients), str(m.requests), str(m.errors),
+                      f"{m.aggregate_tokens_per_s:.1f}", seconds(m.stream_tokens_per_s_mean),
+                      seconds(m.ttft_p50_s), seconds(m.ttft_p95_s))
     console.print(table)
 
 
