@@ -50,11 +50,24 @@ def test_bfcl_runs_every_category(smol: RunningServer, tmp_path: Path) -> None:
     assert set(report["bfcl_summary"]) >= {"non_live_ast", "live_ast", "irrelevance"}
 
 
-def test_humaneval_runs_in_the_sandbox(smol: RunningServer, tmp_path: Path) -> None:
-    report = run_eval(smol, tmp_path / "e.sqlite", "humaneval", "--limit", "2")
+def test_humaneval_and_bfcl_runs_make_a_report(smol: RunningServer, tmp_path: Path) -> None:
+    db = tmp_path / "e.sqlite"
+    report = run_eval(smol, db, "humaneval", "--limit", "2")
     assert report["summary"]["cases"] == 2
     assert report["summary"]["errors"] == 0
     assert set(report["pass_at_k"]) == {"1"}
+    run_eval(smol, db, "bfcl", "--category", "simple", "--category", "irrelevance",
+             "--limit", "2")
+
+    html, markdown = tmp_path / "report.html", tmp_path / "report.md"
+    done = subprocess.run([*KAIYUAN, "report", "--db", str(db), "--html", str(html),
+                           "--markdown", str(markdown), "--price", f"{SMOL}=0.1,0.4"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    page = html.read_text()
+    assert "data:image/png;base64," in page and "https://" not in page
+    summary = markdown.read_text()
+    assert "humaneval" in summary and "bfcl-native" in summary and SMOL in summary
 
 
 def test_a_killed_run_resumes_without_asking_cached_cases(smol: RunningServer,

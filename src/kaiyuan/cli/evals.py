@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kaiyuan.evals import perf, runner
+from kaiyuan.evals import perf, report, runner
 from kaiyuan.evals.bfcl import data as bfcl_data
 from kaiyuan.evals.cache import ResultCache
 from kaiyuan.evals.evaluate import Evaluation, Selection, default_database, evaluate
@@ -181,6 +181,44 @@ def perf_command(
                       f"{m.aggregate_tokens_per_s:.1f}", seconds(m.stream_tokens_per_s_mean),
                       seconds(m.ttft_p50_s), seconds(m.ttft_p95_s))
     console.print(table)
+
+
+@app.command("report")
+def report_command(
+    db: Annotated[Path | None, typer.Option(help="Results database.")] = None,
+    html: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "kaiyuan-report.html"),
+    markdown: Annotated[Path, typer.Option(help="Where to write the Markdown summary.")] = Path(
+        "kaiyuan-report.md"),
+    model: Annotated[list[str] | None, typer.Option(help="Only these models.")] = None,
+    suite: Annotated[list[str] | None, typer.Option(help="Only these suites.")] = None,
+    price: Annotated[list[str] | None, typer.Option(
+        help="MODEL=IN,OUT: USD per million input and output tokens, for cost per "
+             "correct answer (repeatable).")] = None,
+    title: Annotated[str, typer.Option()] = "kaiyuan evaluation report",
+) -> None:
+    """Write a self-contained HTML report and a Markdown summary of the stored runs."""
+    try:
+        runs = report.collect(db or default_database(), models=model, suites=suite)
+        if not runs:
+            raise ValueError("no scored runs match; run `kaiyuan eval run` first")
+        report.write_report(runs, html, markdown, title=title, prices=_prices(price or []))
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{len(runs)} run(s): wrote {html} and {markdown}")
+
+
+def _prices(items: list[str]) -> dict[str, tuple[float, float]]:
+    prices = {}
+    for item in items:
+        name, _, pair = item.partition("=")
+        try:
+            low, high = (float(v) for v in pair.split(","))
+        except ValueError:
+            raise ValueError(f"--price {item!r}: write MODEL=IN,OUT, e.g. qwen=0.1,0.4"
+                             ) from None
+        prices[name] = (low, high)
+    return prices
 
 
 def _fail(message: str) -> NoReturn:

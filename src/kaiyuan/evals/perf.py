@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import openai
 
 from kaiyuan.evals.runner import Endpoint
@@ -54,14 +55,8 @@ class Level:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The `q` quantile (0..1) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """The `q` quantile (0..1), linearly interpolated; None for no values."""
+    return float(np.percentile(values, q * 100)) if values else None
 
 
 async def stream_once(client: openai.AsyncOpenAI, endpoint: Endpoint, prompt: str,
