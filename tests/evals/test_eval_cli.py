@@ -119,3 +119,17 @@ def test_bad_arguments_get_one_line_and_exit_2(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
+
+
+def test_arena_rates_recorded_votes(tmp_path: Path) -> None:
+    votes = tmp_path / "votes.jsonl"
+    lines = [{"model_a": "big", "model_b": "small", "winner": "model_a"}] * 6 + [
+        {"model_a": "small", "model_b": "big", "winner": "model_a"},
+        {"model_a": "small", "model_b": "big", "winner": "tie"}]
+    votes.write_text("\n".join(json.dumps(line) for line in lines))
+    done = subprocess.run([*KAIYUAN, "arena", "--votes", str(votes), "--rounds", "100",
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ratings = json.loads(done.stdout)["ratings"]
+    assert [r["model"] for r in ratings] == ["big", "small"]
+    assert ratings[0]["wins"] == 6 and ratings[0]["ties"] == 1

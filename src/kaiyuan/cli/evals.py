@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kaiyuan.evals import perf, report, runner
+from kaiyuan.evals import arena, perf, report, runner
 from kaiyuan.evals.bfcl import data as bfcl_data
 from kaiyuan.evals.cache import ResultCache
 from kaiyuan.evals.evaluate import Evaluation, Selection, default_database, evaluate
@@ -181,6 +181,85 @@ def perf_command(
                       f"{m.aggregate_tokens_per_s:.1f}", seconds(m.stream_tokens_per_s_mean),
                       seconds(m.ttft_p50_s), seconds(m.ttft_p95_s))
     console.print(table)
+
+
+@app.command("arena")
+def arena_command(
+    contestant: Annotated[list[str] | None, typer.Option(
+        "--model", help="A contestant: MODEL, or LABEL=MODEL@BASE_URL (repeatable).")] = None,
+    judge: Annotated[str | None, typer.Option(
+        help="The judge: MODEL, or MODEL@BASE_URL.")] = None,
+    votes: Annotated[Path | None, typer.Option(
+        help="Rate from recorded human votes (JSONL) instead of a judge.")] = None,
+    prompts: Annotated[Path | None, typer.Option(
+        help="JSONL of {id, prompt} (default: the built-in set).")] = None,
+    base_url: Annotated[str, typer.Option(help="Default base URL.")] = (
+        "http://127.0.0.1:8000/v1"),
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY")] = "none",
+    max_tokens: Annotated[int, typer.Option(help="Per answer.")] = 512,
+    judge_max_tokens: Annotated[int, typer.Option()] = 1024,
+    concurrency: Annotated[int, typer.Option()] = 4,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds.")] = 1000,
+    db: Annotated[Path | None, typer.Option(help="Results database.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rate models pairwise: a judge model (positions swapped) or recorded votes."""
+    judged = None
+    try:
+        if votes is not None:
+            ratings = arena.arena_from_votes(votes, rounds=rounds)
+        else:
+            if not contestant or len(contestant) < 2 or judge is None:
+                raise ValueError("give at least two --model contestants and a --judge, "
+                                 "or --votes FILE")
+            params = {"temperature": 0.0, "max_tokens": max_tokens}
+            entrants = [arena.Contestant(label, endpoint, params)
+                        for label, endpoint in (_endpoint(c, base_url, api_key)
+                                                for c in contestant)]
+            cache = ResultCache(db or default_database())
+            try:
+                with runner.progress_bar() as progress:
+                    outcome = arena.arena(
+                        entrants, _endpoint(judge, base_url, api_key)[1], cache,
+                        prompts=arena.load_prompts(prompts) if prompts else None,
+                        judge_params={"temperature": 0.0, "max_tokens": judge_max_tokens},
+                        concurrency=concurrency, rounds=rounds,
+                        progress=None if as_json else progress)
+            finally:
+                cache.close()
+            ratings, judged = outcome.ratings, outcome.judged
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({
+            "ratings": [dataclasses.asdict(r) for r in ratings],
+            "judged": None if judged is None else {
+                "battles": len(judged.battles), "total": judged.total,
+                "unparseable": judged.unparseable, "inconsistent": judged.inconsistent,
+                "errors": judged.errors, "position_bias_rate": judged.position_bias_rate},
+        }, indent=2))
+        return
+    table = Table(title="Bradley-Terry ratings (95% bootstrap interval)")
+    for column in ("model", "rating", "interval", "battles", "W/L/T"):
+        table.add_column(column)
+    for r in ratings:
+        table.add_row(r.model, f"{r.rating:.0f}", f"{r.lower:.0f} to {r.upper:.0f}",
+                      str(r.battles), f"{r.wins}/{r.losses}/{r.ties}")
+    console.print(table)
+    if judged is not None:
+        bias = judged.position_bias_rate
+        console.print(f"judgements {judged.total}: unparseable {judged.unparseable}, errors "
+                      f"{judged.errors}; position bias "
+                      + (f"{bias:.0%}" if bias is not None else "n/a"))
+
+
+def _endpoint(spec: str, base_url: str, api_key: str) -> tuple[str, runner.Endpoint]:
+    """`LABEL=MODEL@URL`, `MODEL@URL` or `MODEL` into a label and an endpoint."""
+    label, _, rest = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    model, _, url = rest.partition("@")
+    if not model:
+        raise ValueError(f"{spec!r}: name a model, e.g. qwen2.5-coder-0.5b@http://host/v1")
+    return label or model, runner.Endpoint(url or base_url, model, api_key)
 
 
 @app.command("report")
