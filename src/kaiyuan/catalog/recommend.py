@@ -107,8 +107,10 @@ def recommend(models: Iterable[Model], req: Requirements) -> Recommendation:
         else:
             kept.append((model, report))
     benchmarks = USE_CASE_BENCHMARKS[req.use_case]
-    percentiles = _percentiles([m for m, _ in kept], benchmarks)
-    ranked = [_candidate(model, report, req, benchmarks, percentiles) for model, report in kept]
+    best = {model.id: _best_scores(model, benchmarks) for model, _ in kept}
+    percentiles = _percentiles(best, benchmarks)
+    ranked = [_candidate(model, report, req, benchmarks, best[model.id], percentiles)
+              for model, report in kept]
     ranked.sort(key=lambda c: _order(c, req.prefer))
     notes = [
         f"quality for {req.use_case}: each model's best published score on "
@@ -178,11 +180,12 @@ def _best_scores(model: Model, benchmarks: tuple[str, ...]) -> dict[str, tuple[f
     return best
 
 
-def _percentiles(models: list[Model], benchmarks: tuple[str, ...]) -> dict[tuple[str, str], float]:
+def _percentiles(best: dict[str, dict[str, tuple[float, str | None]]],
+                 benchmarks: tuple[str, ...]) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for bench in benchmarks:
-        scored = [(s[bench][0], m.id) for m in models
-                  if bench in (s := _best_scores(m, benchmarks))]
+        scored = [(scores[bench][0], model_id) for model_id, scores in best.items()
+                  if bench in scores]
         if len(scored) < 2:
             continue
         scored.sort()
@@ -199,9 +202,8 @@ def _cheapest(model: Model) -> tuple[str, float] | None:
 
 
 def _candidate(model: Model, report: fitting.FitReport | None, req: Requirements,
-               benchmarks: tuple[str, ...],
+               benchmarks: tuple[str, ...], scores: dict[str, tuple[float, str | None]],
                percentiles: dict[tuple[str, str], float]) -> Candidate:
-    scores = _best_scores(model, benchmarks)
     ranks = [percentiles[(model.id, b)] for b in scores if (model.id, b) in percentiles]
     quality = sum(ranks) / len(ranks) if ranks else None
     missing = tuple(b for b in benchmarks if b not in scores)

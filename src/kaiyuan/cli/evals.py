@@ -320,10 +320,8 @@ def _evaluate(suite: Suite, endpoint: runner.Endpoint, params: dict[str, Any],
 
 def _extras(result: Evaluation) -> dict[str, Any]:
     if result.suite.startswith("bfcl"):
-        counts: dict[str, int] = {}
-        for score in result.scores:
-            counts[score.category] = counts.get(score.category, 0) + 1
-        return {"bfcl_summary": bfcl_data.summarise(result.summary.by_category, counts)}
+        return {"bfcl_summary": bfcl_data.summarise(result.summary.by_category,
+                                                    result.summary.cases_by_category)}
     if result.suite == "humaneval":
         return {"pass_at_k": pass_at(result.scores, (1, 5, 10))}
     return {}
@@ -339,11 +337,9 @@ def _print(result: Evaluation) -> None:
     table = Table(title=f"{result.suite} · {result.model} @ {result.endpoint}")
     for column in ("category", "cases", "accuracy"):
         table.add_column(column)
-    counts: dict[str, int] = {}
-    for score in result.scores:
-        counts[score.category] = counts.get(score.category, 0) + 1
     for category, accuracy in result.summary.by_category.items():
-        table.add_row(category, str(counts[category]), f"{accuracy:.1%}")
+        table.add_row(category, str(result.summary.cases_by_category[category]),
+                      f"{accuracy:.1%}")
     table.add_row("all", str(result.summary.cases), f"{result.summary.overall:.1%}")
     console.print(table)
     for name, value in _extras(result).items():

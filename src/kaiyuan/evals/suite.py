@@ -50,6 +50,7 @@ class Summary:
     """Accuracy by category and overall, errors kept apart."""
 
     by_category: dict[str, float]
+    cases_by_category: dict[str, int]
     overall: float
     cases: int
     errors: int
@@ -65,6 +66,7 @@ def summarise(scores: Sequence[CaseScore]) -> Summary:
     total = [bool(s.correct) for s in scores]
     return Summary(
         by_category=accuracy,
+        cases_by_category={c: len(v) for c, v in sorted(by_category.items())},
         overall=sum(total) / len(total) if total else 0.0,
         cases=len(scores),
         errors=sum(s.correct is None for s in scores),
