@@ -90,6 +90,9 @@ def test_a_killed_run_resumes_without_asking_cached_cases(smol: RunningServer,
     assert report["stats"]["asked"] == 8 - kept
     assert chat_requests(smol) - before == 8 - kept
     assert report["summary"]["cases"] == 8
+    # The killed invocation's time was recorded as its results arrived, so it counts.
+    assert report["run_time"]["invocations"] == 2
+    assert report["run_time"]["wall_s"] > report["stats"]["wall_s"]
 
     again = run_eval(smol, db, *args)
     assert again["stats"]["asked"] == 0

@@ -52,7 +52,7 @@ def store_run(cache: ResultCache, model: str, suite: str, params: dict, cases: l
             case.reasoning_tokens if answered else None, 1))
     cache.store_scores(key, [(c.case_id, c.category, c.correct, c.detail) for c in cases])
     for wall in walls:
-        cache.log_run(key, 1000.0, wall, len(cases), 0, 0)
+        cache.record_progress(cache.begin_run(key, cached=0), wall, len(cases), 0)
 
 
 def build_database(path: Path) -> Path:

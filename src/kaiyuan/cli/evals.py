@@ -348,6 +348,7 @@ def _print(result: Evaluation) -> None:
     console.print(
         f"asked {stats.asked}, from cache {stats.cached}, errors {result.summary.errors}; "
         f"this run {stats.wall_s:.1f} s, all runs of these settings "
-        f"{result.wall_s_total:.1f} s; mean latency "
+        f"{result.run_time.wall_s:.1f} s over {result.run_time.invocations} invocations; "
+        "mean latency "
         + (f"{result.mean_latency_s:.2f} s" if result.mean_latency_s else "n/a")
     )

@@ -60,6 +60,14 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+@dataclass(frozen=True)
+class RunTime:
+    """What a run has cost in time so far, summed over the invocations that made it."""
+
+    wall_s: float
+    invocations: int
+
+
 def params_key(params: dict[str, Any]) -> str:
     """A stable digest of request parameters (key order does not matter)."""
     text = json.dumps(params, sort_keys=True, separators=(",", ":"))
@@ -150,21 +158,32 @@ class ResultCache:
         )
         self._db.commit()
 
-    def log_run(self, run: RunKey, started: float, wall_s: float, asked: int, cached: int,
-                errors: int) -> None:
-        """Record one invocation, so reports can show each run's wall time."""
-        self._db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?)",
-                         (run.endpoint, run.model, run.suite, run.params_key, started, wall_s,
-                          asked, cached, errors))
+    def begin_run(self, run: RunKey, cached: int) -> int:
+        """Record that an invocation of `run` has started and return its id.
+
+        `record_progress` keeps its row current as results arrive, so the time of an
+        invocation that is killed still counts in `run_time`."""
+        row = self._db.execute("INSERT INTO runs VALUES (?,?,?,?,?,0,0,?,0)",
+                               (run.endpoint, run.model, run.suite, run.params_key,
+                                time.time(), cached))
+        self._db.commit()
+        assert row.lastrowid is not None
+        return row.lastrowid
+
+    def record_progress(self, invocation: int, wall_s: float, asked: int, errors: int) -> None:
+        """Bring an invocation's row up to date: seconds so far, cases asked, errors."""
+        self._db.execute("UPDATE runs SET wall_s=?, asked=?, errors=? WHERE rowid=?",
+                         (wall_s, asked, errors, invocation))
         self._db.commit()
 
-    def wall_time(self, run: RunKey) -> float:
-        """Seconds spent asking, over every invocation of `run` (resumes included)."""
+    def run_time(self, run: RunKey) -> RunTime:
+        """Seconds spent asking and the number of invocations, over every invocation of
+        `run` in this database (resumes included)."""
         row = self._db.execute(
-            "SELECT COALESCE(SUM(wall_s), 0) FROM runs WHERE endpoint=? AND model=? AND "
-            "suite=? AND params_key=?", (run.endpoint, run.model, run.suite, run.params_key)
-        ).fetchone()
-        return float(row[0])
+            "SELECT COALESCE(SUM(wall_s), 0), COUNT(*) FROM runs WHERE endpoint=? AND "
+            "model=? AND suite=? AND params_key=?",
+            (run.endpoint, run.model, run.suite, run.params_key)).fetchone()
+        return RunTime(wall_s=float(row[0]), invocations=int(row[1]))
 
     def results(self, run: RunKey, case_ids: Iterable[str] | None = None) -> list[Result]:
         """Stored results of `run`, limited to `case_ids` when given."""

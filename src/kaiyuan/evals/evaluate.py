@@ -11,7 +11,7 @@ from typing import Any
 from rich.progress import Progress
 
 from kaiyuan.evals import runner
-from kaiyuan.evals.cache import ResultCache, RunKey
+from kaiyuan.evals.cache import ResultCache, RunKey, RunTime
 from kaiyuan.evals.suite import CaseScore, Suite, Summary, summarise
 from kaiyuan.home import kaiyuan_home
 
@@ -50,7 +50,7 @@ class Evaluation:
     scores: list[CaseScore]
     summary: Summary
     stats: runner.RunStats
-    wall_s_total: float
+    run_time: RunTime
     mean_latency_s: float | None
     prompt_tokens: int
     completion_tokens: int
@@ -80,7 +80,7 @@ def evaluate(suite: Suite, endpoint: runner.Endpoint, params: dict[str, Any],
         scores=scores,
         summary=summarise(scores),
         stats=stats,
-        wall_s_total=cache.wall_time(key),
+        run_time=cache.run_time(key),
         mean_latency_s=sum(latencies) / len(latencies) if latencies else None,
         prompt_tokens=sum(r.prompt_tokens or 0 for r in results),
         completion_tokens=sum(r.completion_tokens or 0 for r in results),

@@ -159,6 +159,7 @@ async def run(endpoint: Endpoint, key: RunKey, tasks: Sequence[Task], cache: Res
     errors = 0
     finished = 0
     client = endpoint.client()
+    invocation = cache.begin_run(key, cached=len(tasks) - len(todo))
 
     async def one(task: Task) -> None:
         nonlocal errors, finished
@@ -167,16 +168,16 @@ async def run(endpoint: Endpoint, key: RunKey, tasks: Sequence[Task], cache: Res
         cache.store(key, result)
         errors += result.error is not None
         finished += 1
+        cache.record_progress(invocation, time.perf_counter() - started, finished, errors)
         if progress is not None and bar is not None:
             rate = finished / max(time.perf_counter() - started, 1e-9)
             progress.update(bar, advance=1, rate=f"{rate:.2f} cases/s")
 
-    wall_clock = time.time()
     try:
         await asyncio.gather(*(one(t) for t in todo))
     finally:
         await client.close()
         stats = RunStats(asked=finished, cached=len(tasks) - len(todo), errors=errors,
                          wall_s=time.perf_counter() - started)
-        cache.log_run(key, wall_clock, stats.wall_s, stats.asked, stats.cached, stats.errors)
+        cache.record_progress(invocation, stats.wall_s, stats.asked, stats.errors)
     return stats
