@@ -107,3 +107,28 @@ def test_n_choices_share_the_prompt_and_keep_their_seeds(engine: Engine) -> None
              for i in (0, 1)]
     assert texts[0] == alone.text(), "choice 0 of n=2 is the same draw as n=1 with that seed"
     assert texts[0] != texts[1]
+
+
+def test_a_repeated_prompt_reuses_its_prefix_and_draws_the_same_text(engine: Engine) -> None:
+    fruit = ", ".join(["apple", "pear", "plum", "fig", "kiwi", "lime"] * 14)
+    prompt = _request(engine, f"Here are some fruit: {fruit}. Which is the sweetest?").prompt
+    assert 128 < len(prompt) <= 256 - 16, "two prefill chunks, room for the reply"
+
+    def run(tokens: list[int], n: int = 1) -> tuple[list[str], list[Finished]]:
+        sink = Collector(choices=n)
+        engine.submit(GenerationRequest(tokens, SamplingParams(temperature=1.0, seed=5,
+                                                               max_tokens=16), n=n), sink)
+        assert sink.done.wait(60)
+        texts = ["".join(e.text for e in sink.events if isinstance(e, TextDelta)
+                         and e.index == i) for i in range(n)]
+        return texts, [e for e in sink.events if isinstance(e, Finished)]
+
+    (cold,), (first,) = run(prompt)
+    (warm,), (second,) = run(prompt)
+    assert (first.cached_prompt_tokens, second.cached_prompt_tokens) == (0, 128)
+    assert warm == cold, "a reused prefix must not change a seeded draw"
+    pair, finished = run(prompt, n=2)
+    assert pair[0] == cold and [f.cached_prompt_tokens for f in finished] == [128, 128]
+    # A prompt that differs inside the first chunk reuses nothing.
+    _, (other,) = run(prompt[:100] + prompt[101:])
+    assert other.cached_prompt_tokens == 0

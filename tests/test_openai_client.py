@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from conftest import RunningServer
 
 MESSAGES = [{"role": "user", "content": "Name three colours."}]
@@ -167,3 +168,26 @@ async def test_eight_concurrent_streams(smol: RunningServer) -> None:
     results = await asyncio.gather(*(one(i) for i in range(8)))
     assert all(text and reason in {"stop", "length"} for text, reason in results)
     assert len({text for text, _ in results}) > 1
+
+
+def test_the_next_turn_of_a_conversation_reuses_the_cached_prompt(smol: RunningServer) -> None:
+    client = smol.client()
+    notes = " ".join(f"Note {i}: the meeting moved to room {100 + i}." for i in range(20))
+    messages = [{"role": "system", "content": f"You take minutes. {notes}"},
+                {"role": "user", "content": "Which room is note 3 about?"}]
+    first = client.chat.completions.create(model=smol.model, messages=messages,
+                                           max_tokens=12, temperature=0)
+    assert first.usage.prompt_tokens > 256
+    assert first.usage.prompt_tokens_details.cached_tokens == 0
+    messages += [{"role": "assistant", "content": first.choices[0].message.content},
+                 {"role": "user", "content": "And note 7?"}]
+    chunks = list(client.chat.completions.create(
+        model=smol.model, messages=messages, max_tokens=12, temperature=0, stream=True,
+        stream_options={"include_usage": True}))
+    cached = chunks[-1].usage.prompt_tokens_details.cached_tokens
+    # The first turn's prompt, in whole prefill chunks of 128 tokens.
+    assert cached == first.usage.prompt_tokens // 128 * 128
+    metrics = httpx.get(f"{smol.url}/metrics").text
+    [line] = [x for x in metrics.splitlines()
+              if x.startswith("kaiyuan_cached_prompt_tokens_total")]
+    assert float(line.split()[-1]) >= cached

@@ -80,6 +80,9 @@ def serve(
         int, typer.Option(min=1, help="Prompt tokens per step while others decode.")
     ] = 128,
     max_queue: Annotated[int, typer.Option(min=0, help="Waiting requests before 429.")] = 256,
+    prefix_cache: Annotated[
+        bool, typer.Option(help="Reuse the KV cache of an earlier prompt with the same start.")
+    ] = True,
     max_body_bytes: Annotated[int, typer.Option(min=1024)] = 4 * 1024 * 1024,
     max_stop: Annotated[int, typer.Option(min=0, help="Stop strings per request.")] = 4,
     family: Annotated[
@@ -111,6 +114,7 @@ def serve(
             prefill_chunk=prefill_chunk,
             threads=threads,
             max_queue=max_queue,
+            prefix_cache=prefix_cache,
         )
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")

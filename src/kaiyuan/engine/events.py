@@ -28,6 +28,8 @@ class Finished:
     completion_tokens: int
     error: str | None = None
     reasoning_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Prompt tokens of the request (all its choices) that were not computed again."""
 
 
 GenerationEvent = TextDelta | Finished

@@ -3,9 +3,11 @@
 One engine thread runs the loop. Each step builds a single batch: one token for every
 sequence that is decoding, then prompt chunks of waiting requests in the room left, so a
 long prompt is prefilled over several steps while running streams keep producing. New
-requests join at the next step; finished and cancelled sequences free their KV cells at
-once. A request for `n` choices prefills its prompt once and copies the cache to its
-sibling sequences, which then sample from the same logits with their own seeds.
+requests join at the next step; finished and cancelled sequences are free for the next
+request at once, keeping only the whole prefill chunks of their prompt, which a request
+with the same prefix reuses (`prefix_cache`). A request for `n` choices prefills its
+prompt once and copies the cache to its sibling sequences, which then sample from the
+same logits with their own seeds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import llama_cpp
 
 from kaiyuan.engine.events import Finished, FinishReason, GenerationEvent, TextDelta
 from kaiyuan.engine.model import Model
+from kaiyuan.engine.prefix_cache import PrefixCache
 from kaiyuan.engine.sampling import Sampler, SamplingParams, choice_seed
 from kaiyuan.engine.stops import TextStream
 from kaiyuan.engine.thinking import ThinkingLimit, ThinkingTracker
@@ -51,6 +54,8 @@ class EngineConfig:
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_queue: int = 256
     """Requests allowed to wait for a free sequence before new ones are refused."""
+    prefix_cache: bool = True
+    """Reuse the KV cells of an earlier prompt that starts the same way."""
 
     def __post_init__(self) -> None:
         if self.batch_tokens < max(self.parallel, self.prefill_chunk):
@@ -107,6 +112,8 @@ class _Running:
     generation: Generation
     seqs: list[_Sequence]
     prefilled: int = 0
+    reused: int = 0
+    """Prompt tokens whose KV cells came from an earlier request."""
 
     @property
     def prompt(self) -> list[int]:
@@ -153,6 +160,7 @@ class Engine:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(cfg.batch_tokens, 0, 1)
         self._free_ids: list[int] = list(range(cfg.parallel))
+        self._prefixes = PrefixCache(cfg.prefill_chunk, enabled=cfg.prefix_cache)
         self._pending: deque[Generation] = deque()
         self._running: list[_Running] = []
         self._wake = threading.Condition()
@@ -258,15 +266,21 @@ class Engine:
 
     def _start(self, generation: Generation) -> _Running:
         request = generation.request
+        placement = self._prefixes.place(self._free_ids, request.prompt, request.n)
+        for position, seq_id in enumerate(placement.seq_ids):
+            self._free_ids.remove(seq_id)
+            # The leader keeps the reused prefix; siblings get the prompt copied later.
+            keep = placement.reused if position == 0 else 0
+            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, keep, -1)
         seqs = []
-        for i in range(request.n):
+        for i, seq_id in enumerate(placement.seq_ids):
             tracker = ThinkingTracker(request.thinking) if request.thinking else None
             # A grammar waits until the thinking span is over: reasoning is free text.
             pending = request.grammar is not None and tracker is not None and tracker.thinking
             seed = choice_seed(request.params, i)
             seqs.append(
                 _Sequence(
-                    seq_id=self._free_ids.pop(0),
+                    seq_id=seq_id,
                     index=i,
                     sampler=self._sampler(request, seed, with_grammar=not pending),
                     seed=seed,
@@ -275,7 +289,7 @@ class Engine:
                     grammar_pending=pending,
                 )
             )
-        return _Running(generation, seqs)
+        return _Running(generation, seqs, prefilled=placement.reused, reused=placement.reused)
 
     def _sampler(self, request: GenerationRequest, seed: int, *, with_grammar: bool) -> Sampler:
         grammar = (
@@ -411,8 +425,10 @@ class Engine:
         if rest:
             self._emit(running, TextDelta(seq.index, rest, seq.generated))
         reasoning = seq.thinking.reasoning_tokens if seq.thinking else 0
-        self._emit(running, Finished(seq.index, reason, seq.generated, error, reasoning))
-        self._release(running, seq)
+        self._emit(running, Finished(seq.index, reason, seq.generated, error, reasoning,
+                                     cached_prompt_tokens=running.reused))
+        # After a failed decode the cells' contents are unknown: keep none of them.
+        self._release(running, seq, keep_prefix=reason != "error")
 
     def _emit(self, running: _Running, event: GenerationEvent) -> None:
         """Hand an event to the request's consumer; a consumer that fails is cancelled."""
@@ -427,12 +443,19 @@ class Engine:
             if not seq.done:
                 self._finish(running, seq, "error", error=message)
 
-    def _release(self, running: _Running, seq: _Sequence) -> None:
+    def _release(self, running: _Running, seq: _Sequence, *, keep_prefix: bool = True) -> None:
         if seq.done:
             return
         seq.done = True
         seq.next_token = None
-        llama_cpp.llama_memory_seq_rm(self._memory, seq.seq_id, -1, -1)
+        # The leader holds what it has prefilled so far; a sibling holds the whole prompt
+        # once it has been copied over (n_past set), nothing before.
+        if seq is running.seqs[0]:
+            prefilled = running.prefilled
+        else:
+            prefilled = len(running.prompt) if seq.n_past else 0
+        kept = self._prefixes.keep(seq.seq_id, running.prompt, prefilled if keep_prefix else 0)
+        llama_cpp.llama_memory_seq_rm(self._memory, seq.seq_id, kept, -1)
         seq.sampler.close()
         self._free_ids.append(seq.seq_id)
         if all(s.done for s in running.seqs):

@@ -22,7 +22,12 @@ from kaiyuan.backends.base import (
     ToolCallDelta,
 )
 from kaiyuan.protocol.errors import InternalServerError
-from kaiyuan.protocol.response import CompletionTokensDetails, FinishReason, Usage
+from kaiyuan.protocol.response import (
+    CompletionTokensDetails,
+    FinishReason,
+    PromptTokensDetails,
+    Usage,
+)
 from kaiyuan.protocol.sampling import SamplingFields
 from kaiyuan.server.metrics import Metrics
 
@@ -35,7 +40,7 @@ async def observed(
 ) -> AsyncIterator[ReplyEvent]:
     """The stream's events, recording latency and token metrics; cancels what is left on exit."""
     last: dict[int, float] = {}
-    completion_tokens = 0
+    completion_tokens = cached_prompt_tokens = 0
     try:
         async for event in stream:
             now = time.monotonic()
@@ -47,10 +52,12 @@ async def observed(
                 last[event.index] = now
             else:
                 completion_tokens += event.completion_tokens
+                cached_prompt_tokens = event.cached_prompt_tokens
             yield event
     finally:
         stream.cancel()
         metrics.prompt_tokens.inc(stream.prompt_tokens)
+        metrics.cached_prompt_tokens.inc(cached_prompt_tokens)
         metrics.completion_tokens.inc(completion_tokens)
 
 
@@ -82,6 +89,7 @@ class Collected:
     choices: list[ChoiceResult]
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    cached_prompt_tokens: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -102,6 +110,7 @@ async def collect(stream: EventStream, request: Request, metrics: Metrics,
                 result.choices[event.index].reason = event.reason
                 result.completion_tokens += event.completion_tokens
                 result.reasoning_tokens += event.reasoning_tokens
+                result.cached_prompt_tokens = event.cached_prompt_tokens
                 if event.error:
                     result.errors.append(event.error)
             else:
@@ -127,11 +136,13 @@ def sse(payload: str) -> str:
     return f"data: {payload}\n\n"
 
 
-def usage_of(stream: EventStream, completion_tokens: int, reasoning_tokens: int) -> Usage:
+def usage_of(stream: EventStream, completion_tokens: int, reasoning_tokens: int,
+             cached_prompt_tokens: int) -> Usage:
     return Usage(
         prompt_tokens=stream.prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=stream.prompt_tokens + completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached_prompt_tokens),
         completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning_tokens),
     )
 
@@ -153,7 +164,7 @@ async def sse_events(
     """The SSE body of a streaming response: chunks, a failed choice's error, usage, [DONE]."""
     for payload in fmt.opening(stream.choices):
         yield sse(payload)
-    completion_tokens = reasoning_tokens = 0
+    completion_tokens = reasoning_tokens = cached_prompt_tokens = 0
     async for event in observed(stream, metrics, started):
         if not isinstance(event, Finished):
             for payload in fmt.part(event):
@@ -161,12 +172,14 @@ async def sse_events(
             continue
         completion_tokens += event.completion_tokens
         reasoning_tokens += event.reasoning_tokens
+        cached_prompt_tokens = event.cached_prompt_tokens
         if event.error:
             yield sse(InternalServerError(event.error).to_response().model_dump_json())
         else:
             yield sse(fmt.finish(event))
     if include_usage:
-        yield sse(fmt.usage(usage_of(stream, completion_tokens, reasoning_tokens)))
+        yield sse(fmt.usage(usage_of(stream, completion_tokens, reasoning_tokens,
+                                     cached_prompt_tokens)))
     yield sse("[DONE]")
 
 
@@ -190,5 +203,6 @@ async def respond(
         return Response(status_code=499)
     if collected.errors:
         raise InternalServerError("Generation failed: " + "; ".join(collected.errors))
-    usage = usage_of(stream, collected.completion_tokens, collected.reasoning_tokens)
+    usage = usage_of(stream, collected.completion_tokens, collected.reasoning_tokens,
+                     collected.cached_prompt_tokens)
     return Response(fmt.whole(collected, usage), media_type="application/json", headers=headers)

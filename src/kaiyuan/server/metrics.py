@@ -22,6 +22,11 @@ class Metrics:
         self.prompt_tokens = Counter(
             "kaiyuan_prompt_tokens", "Prompt tokens processed.", registry=self.registry
         )
+        self.cached_prompt_tokens = Counter(
+            "kaiyuan_cached_prompt_tokens",
+            "Prompt tokens whose KV cells were reused from an earlier request.",
+            registry=self.registry,
+        )
         self.completion_tokens = Counter(
             "kaiyuan_completion_tokens", "Completion tokens generated.", registry=self.registry
         )
