@@ -128,7 +128,8 @@ def test_a_repeated_prompt_reuses_its_prefix_and_draws_the_same_text(engine: Eng
     assert (first.cached_prompt_tokens, second.cached_prompt_tokens) == (0, 128)
     assert warm == cold, "a reused prefix must not change a seeded draw"
     pair, finished = run(prompt, n=2)
-    assert pair[0] == cold and [f.cached_prompt_tokens for f in finished] == [128, 128]
+    assert pair[0] == cold
+    assert sorted(f.cached_prompt_tokens for f in finished) == [0, 128], "counted once"
     # A prompt that differs inside the first chunk reuses nothing.
     _, (other,) = run(prompt[:100] + prompt[101:])
     assert other.cached_prompt_tokens == 0

@@ -191,3 +191,16 @@ def test_the_next_turn_of_a_conversation_reuses_the_cached_prompt(smol: RunningS
     [line] = [x for x in metrics.splitlines()
               if x.startswith("kaiyuan_cached_prompt_tokens_total")]
     assert float(line.split()[-1]) >= cached
+
+
+def test_cached_tokens_count_each_prompt_of_a_batch_once(smol: RunningServer) -> None:
+    client = smol.client()
+    prompt = " ".join(f"Line {i}: a quick brown fox jumps over the lazy dog." for i in range(16))
+    ask = dict(model=smol.model, prompt=[prompt, prompt], n=2, max_tokens=4, temperature=0)
+    cold = client.completions.create(**ask)
+    length = cold.usage.prompt_tokens // 2
+    assert length > 128
+    warm = client.completions.create(**ask)
+    # Both prompts find a sequence holding their whole chunks; the last token is computed.
+    assert warm.usage.prompt_tokens_details.cached_tokens == 2 * ((length - 1) // 128 * 128)
+    assert [c.text for c in warm.choices] == [c.text for c in cold.choices]

@@ -29,7 +29,8 @@ class Finished:
     error: str | None = None
     reasoning_tokens: int = 0
     cached_prompt_tokens: int = 0
-    """Prompt tokens of the request (all its choices) that were not computed again."""
+    """Prompt tokens whose KV cells were reused. A request's prompt is shared by its
+    choices, so only choice 0 reports them: summed over choices, each prompt counts once."""
 
 
 GenerationEvent = TextDelta | Finished

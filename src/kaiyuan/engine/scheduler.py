@@ -425,8 +425,9 @@ class Engine:
         if rest:
             self._emit(running, TextDelta(seq.index, rest, seq.generated))
         reasoning = seq.thinking.reasoning_tokens if seq.thinking else 0
+        cached = running.reused if seq.index == 0 else 0
         self._emit(running, Finished(seq.index, reason, seq.generated, error, reasoning,
-                                     cached_prompt_tokens=running.reused))
+                                     cached_prompt_tokens=cached))
         # After a failed decode the cells' contents are unknown: keep none of them.
         self._release(running, seq, keep_prefix=reason != "error")
 

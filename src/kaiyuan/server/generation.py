@@ -52,7 +52,7 @@ async def observed(
                 last[event.index] = now
             else:
                 completion_tokens += event.completion_tokens
-                cached_prompt_tokens = event.cached_prompt_tokens
+                cached_prompt_tokens += event.cached_prompt_tokens
             yield event
     finally:
         stream.cancel()
@@ -110,7 +110,7 @@ async def collect(stream: EventStream, request: Request, metrics: Metrics,
                 result.choices[event.index].reason = event.reason
                 result.completion_tokens += event.completion_tokens
                 result.reasoning_tokens += event.reasoning_tokens
-                result.cached_prompt_tokens = event.cached_prompt_tokens
+                result.cached_prompt_tokens += event.cached_prompt_tokens
                 if event.error:
                     result.errors.append(event.error)
             else:
@@ -172,7 +172,7 @@ async def sse_events(
             continue
         completion_tokens += event.completion_tokens
         reasoning_tokens += event.reasoning_tokens
-        cached_prompt_tokens = event.cached_prompt_tokens
+        cached_prompt_tokens += event.cached_prompt_tokens
         if event.error:
             yield sse(InternalServerError(event.error).to_response().model_dump_json())
         else:
