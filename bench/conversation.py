@@ -57,7 +57,7 @@ from kaiyuan.engine.embedded import DEFAULT_MODEL, resolve_model
 RESULTS_PATH = BENCH_DIR / "results" / "conversation.json"
 KAIYUAN_NO_CACHE = "kaiyuan --no-prefix-cache"
 CTX_SIZE = 4096
-# About 450 prompt tokens: on 2 cores a cold prefill of it takes ~15 s, so the whole
+# About 400 prompt tokens: on 2 cores a cold prefill of it takes ~13 s, so the whole
 # benchmark stays near ten minutes.
 NOTE_ITEMS = 12
 
