@@ -21,11 +21,12 @@ PROMISED = (
     "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b",
     "qwen3-30b-a3b", "qwen3-235b-a22b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b",
     "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-7b", "qwq-32b",
-    "deepseek-v3", "deepseek-v3.1", "deepseek-r1", "kimi-k2-instruct", "kimi-k2-thinking",
-    "glm-4.5", "glm-4.5-air", "glm-4.6", "yi-1.5-6b", "yi-1.5-9b", "yi-1.5-34b",
-    "baichuan2-7b", "baichuan2-13b", "llama-4-scout", "llama-4-maverick", "llama-3.1-8b",
-    "llama-3.1-70b", "magistral-small", "smollm2-135m", "smollm2-360m", "smollm2-1.7b",
-    "gemma-3-270m", "gemma-3-4b", "gemma-3-27b",
+    "deepseek-v3", "deepseek-v3.1", "deepseek-r1", "deepseek-r1-0528", "kimi-k2-instruct",
+    "kimi-k2-instruct-0905", "kimi-k2-thinking", "glm-4.5", "glm-4.5-air", "glm-4.6",
+    "yi-1.5-6b", "yi-1.5-9b", "yi-1.5-34b", "baichuan2-7b", "baichuan2-13b", "llama-4-scout",
+    "llama-4-maverick", "llama-3.1-8b", "llama-3.1-70b", "magistral-small",
+    "magistral-small-2509", "smollm2-135m", "smollm2-360m", "smollm2-1.7b", "gemma-3-270m",
+    "gemma-3-4b", "gemma-3-27b",
 )
 
 
