@@ -133,3 +133,39 @@ def test_a_repeated_prompt_reuses_its_prefix_and_draws_the_same_text(engine: Eng
     # A prompt that differs inside the first chunk reuses nothing.
     _, (other,) = run(prompt[:100] + prompt[101:])
     assert other.cached_prompt_tokens == 0
+
+
+def test_an_unseeded_draw_reuses_the_reply_and_a_seeded_one_stays_exact(engine: Engine) -> None:
+    def run(on: Engine, tokens: list[int], params: SamplingParams) -> tuple[str, Finished]:
+        sink = Collector()
+        on.submit(GenerationRequest(tokens, params), sink)
+        assert sink.done.wait(60)
+        [finished] = [e for e in sink.events if isinstance(e, Finished)]
+        return sink.text(), finished
+
+    fruit = ", ".join(["mango", "cherry", "grape", "melon", "peach", "apricot"] * 10)
+    # No chat header, so nothing an earlier test left in the cache matches.
+    prompt = engine.model.tokenize(f"Fruit of the day: {fruit}. The sweetest", add_special=False)
+    assert 128 < len(prompt) <= 150
+    never_end = {t: -100.0 for t in range(engine.model.n_vocab) if engine.model.is_eog(t)}
+    # An unseeded draw; the narrow nucleus keeps the reply plain text that tokenizes back
+    # the same.
+    unseeded = SamplingParams(temperature=1.0, top_p=0.05, max_tokens=16, logit_bias=never_end)
+    reply, first = run(engine, prompt, unseeded)
+    assert first.cached_prompt_tokens == 0
+    follow = [*prompt, *engine.model.tokenize(f"{reply} Which is sourest?", add_special=False)]
+    assert len(follow) <= 256 - 16
+
+    _, second = run(engine, follow, unseeded)
+    assert second.cached_prompt_tokens > len(prompt), "the reply's cells are reused"
+    seeded = SamplingParams(temperature=1.0, seed=5, max_tokens=16)
+    warm, third = run(engine, follow, seeded)
+    assert third.cached_prompt_tokens == 128, "only the exact whole chunk"
+
+    uncached = Engine(engine.model, EngineConfig(parallel=2, ctx_per_seq=256, threads=2,
+                                                 prefix_cache=False))
+    try:
+        cold, _ = run(uncached, follow, seeded)
+    finally:
+        uncached.close()
+    assert warm == cold, "cells from unseeded requests must not change a seeded draw"

@@ -193,6 +193,23 @@ def test_the_next_turn_of_a_conversation_reuses_the_cached_prompt(smol: RunningS
     assert float(line.split()[-1]) >= cached
 
 
+def test_an_unseeded_conversation_reuses_the_previous_reply_too(smol: RunningServer) -> None:
+    client = smol.client()
+    notes = " ".join(f"Item {i}: a parcel for desk {200 + i}." for i in range(20))
+    messages = [{"role": "system", "content": f"You sort the post. {notes}"},
+                {"role": "user", "content": "Where does item 4 go?"}]
+    # OpenAI's default sampling (temperature 1, no seed): the draw is not reproducible, so
+    # every cell of the last turn can be reused. SmolLM2's end tokens (ids 0 and 2) are
+    # banned so that there is a reply to reuse.
+    first = client.chat.completions.create(model=smol.model, messages=messages, max_tokens=12,
+                                           logit_bias={"0": -100, "2": -100})
+    assert first.usage.completion_tokens == 12
+    messages += [{"role": "assistant", "content": first.choices[0].message.content},
+                 {"role": "user", "content": "And item 9?"}]
+    second = client.chat.completions.create(model=smol.model, messages=messages, max_tokens=12)
+    assert second.usage.prompt_tokens_details.cached_tokens > first.usage.prompt_tokens
+
+
 def test_cached_tokens_count_each_prompt_of_a_batch_once(smol: RunningServer) -> None:
     client = smol.client()
     prompt = " ".join(f"Line {i}: a quick brown fox jumps over the lazy dog." for i in range(16))

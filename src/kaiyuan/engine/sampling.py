@@ -30,6 +30,13 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
 
     @property
+    def reproducible(self) -> bool:
+        """Whether the same request must give the same text whatever ran before it: a
+        seeded draw, or greedy decoding (temperature 0 or top_k 1). An unseeded draw is
+        different every time anyway."""
+        return self.seed is not None or self.temperature <= 0.0 or self.top_k == 1
+
+    @property
     def penalised(self) -> bool:
         return (self.presence_penalty, self.frequency_penalty, self.repetition_penalty) != (
             0.0,

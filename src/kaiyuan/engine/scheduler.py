@@ -4,8 +4,8 @@ One engine thread runs the loop. Each step builds a single batch: one token for 
 sequence that is decoding, then prompt chunks of waiting requests in the room left, so a
 long prompt is prefilled over several steps while running streams keep producing. New
 requests join at the next step; finished and cancelled sequences are free for the next
-request at once, keeping only the whole prefill chunks of their prompt, which a request
-with the same prefix reuses (`prefix_cache`). A request for `n` choices prefills its
+request at once, keeping the cells they computed, which a request with the same prefix
+reuses (`prefix_cache`). A request for `n` choices prefills its
 prompt once and copies the cache to its sibling sequences, which then sample from the
 same logits with their own seeds.
 """
@@ -104,6 +104,8 @@ class _Sequence:
     n_past: int = 0
     generated: int = 0
     next_token: int | None = None
+    fed: list[int] = field(default_factory=list)
+    """Reply tokens decoded into this sequence's cells, after the prompt."""
     done: bool = False
 
 
@@ -114,6 +116,8 @@ class _Running:
     prefilled: int = 0
     reused: int = 0
     """Prompt tokens whose KV cells came from an earlier request."""
+    exact: int = 0
+    """Leading prompt cells computed exactly as a cold prefill computes them (`prefix_cache`)."""
 
     @property
     def prompt(self) -> list[int]:
@@ -266,7 +270,9 @@ class Engine:
 
     def _start(self, generation: Generation) -> _Running:
         request = generation.request
-        placement = self._prefixes.place(self._free_ids, request.prompt, request.n)
+        placement = self._prefixes.place(
+            self._free_ids, request.prompt, request.n, reproducible=request.params.reproducible
+        )
         for position, seq_id in enumerate(placement.seq_ids):
             self._free_ids.remove(seq_id)
             # The leader keeps the reused prefix; siblings get the prompt copied later.
@@ -289,7 +295,13 @@ class Engine:
                     grammar_pending=pending,
                 )
             )
-        return _Running(generation, seqs, prefilled=placement.reused, reused=placement.reused)
+        return _Running(
+            generation,
+            seqs,
+            prefilled=placement.reused,
+            reused=placement.reused,
+            exact=placement.exact,
+        )
 
     def _sampler(self, request: GenerationRequest, seed: int, *, with_grammar: bool) -> Sampler:
         grammar = (
@@ -305,12 +317,14 @@ class Engine:
 
     def _step(self) -> None:
         """One scheduling step: a token for every decoding sequence, then prompt chunks."""
-        decoding = [
-            _Slot(seq.next_token, seq.n_past, seq.seq_id, running, sample=True)
-            for running in self._running
-            for seq in running.seqs
-            if seq.next_token is not None
-        ]
+        decoding = []
+        for running in self._running:
+            for seq in running.seqs:
+                if seq.next_token is not None:
+                    seq.fed.append(seq.next_token)
+                    decoding.append(
+                        _Slot(seq.next_token, seq.n_past, seq.seq_id, running, sample=True)
+                    )
         if decoding:
             self._decode(decoding)
         budget = self.config.prefill_chunk if decoding else self.config.batch_tokens
@@ -339,6 +353,10 @@ class Engine:
         chunk = [_Slot(running.prompt[pos], pos, leader, running) for pos in range(start, end)]
         chunk[-1].sample = end == len(running.prompt)
         running.prefilled = end
+        # A whole chunk over exact cells is exact too; a partial one is cut where a longer
+        # prompt's cold prefill would not cut it.
+        if running.exact == start and end - start == self.config.prefill_chunk:
+            running.exact = end
         return chunk
 
     def _decode(self, slots: list[_Slot]) -> None:
@@ -450,12 +468,14 @@ class Engine:
         seq.done = True
         seq.next_token = None
         # The leader holds what it has prefilled so far; a sibling holds the whole prompt
-        # once it has been copied over (n_past set), nothing before.
+        # once it has been copied over (n_past set), nothing before. Either then holds the
+        # reply tokens it decoded.
         if seq is running.seqs[0]:
-            prefilled = running.prefilled
+            prompt_cells = running.prompt[: running.prefilled]
         else:
-            prefilled = len(running.prompt) if seq.n_past else 0
-        kept = self._prefixes.keep(seq.seq_id, running.prompt, prefilled if keep_prefix else 0)
+            prompt_cells = running.prompt if seq.n_past else []
+        cells = [*prompt_cells, *seq.fed] if keep_prefix else []
+        kept = self._prefixes.keep(seq.seq_id, cells, min(running.exact, len(prompt_cells)))
         llama_cpp.llama_memory_seq_rm(self._memory, seq.seq_id, kept, -1)
         seq.sampler.close()
         self._free_ids.append(seq.seq_id)
