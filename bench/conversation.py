@@ -1,5 +1,6 @@
 """Multi-turn conversations: time to first token turn by turn, kaiyuan with and without its
-prefix cache, and llama-cpp-python's server.
+prefix cache (and with greedy requests, which reuse only exact cells), and
+llama-cpp-python's server.
 
 Run by hand, never in CI (`make bench-conversation`):
 
@@ -9,8 +10,11 @@ Run by hand, never in CI (`make bench-conversation`):
 Each conversation opens with a long system message (numbered, so conversations share
 nothing with each other) and asks `--turns` questions, sending the whole history each
 time, the previous replies included, as a chat client does. With 4 conversations they
-run at once, each its own turns in order. Greedy, fixed `max_tokens`, streamed through
-the official `openai` client; TTFT is measured on the client. kaiyuan's reuse shows in
+run at once, each its own turns in order. Requests sample as a chat client does
+(temperature 0.7, top_p 0.8, no seed) with a fixed `max_tokens`, streamed through the
+official `openai` client; TTFT is measured on the client. One more kaiyuan run sends
+greedy requests, whose text must not depend on what ran before, so they reuse only whole
+prefill chunks and never the previous reply. kaiyuan's reuse shows in
 `usage.prompt_tokens_details.cached_tokens`. llama_cpp.server keeps one sequence and
 reuses the longest common prefix with the tokens it last evaluated, so it reuses within a
 single conversation but not when conversations interleave. Servers run one at a time as
@@ -55,7 +59,10 @@ from serve import (
 from kaiyuan.engine.embedded import DEFAULT_MODEL, resolve_model
 
 RESULTS_PATH = BENCH_DIR / "results" / "conversation.json"
+KAIYUAN_GREEDY = "kaiyuan, greedy requests"
 KAIYUAN_NO_CACHE = "kaiyuan --no-prefix-cache"
+# An unseeded draw at settings a chat client commonly sends.
+CHAT_SAMPLING = {"temperature": 0.7, "top_p": 0.8}
 CTX_SIZE = 4096
 # About 400 prompt tokens: on 2 cores a cold prefill of it takes ~13 s, so the whole
 # benchmark stays near ten minutes.
@@ -123,7 +130,7 @@ async def converse(client: AsyncOpenAI, model_id: str, conversation: int, turns:
         parts: list[str] = []
         usage = None
         stream = await client.chat.completions.create(
-            model=model_id, messages=messages, max_tokens=max_tokens, temperature=0.0,
+            model=model_id, messages=messages, max_tokens=max_tokens,
             stream=True, stream_options={"include_usage": True}, extra_body=extra_body)
         async for chunk in stream:
             if chunk.usage is not None:
@@ -168,14 +175,16 @@ def specs(model: Path, threads: int) -> list[ServerSpec]:
     llama = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
              "--n_threads", str(threads), "--n_threads_batch", str(threads),
              "--n_ctx", str(CTX_SIZE), "--interrupt_requests", "False"]
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     return [
-        ServerSpec(KAIYUAN, [*kaiyuan, "--port", str(ports[0])], ports[0], {}),
-        ServerSpec(KAIYUAN_NO_CACHE, [*kaiyuan, "--no-prefix-cache", "--port", str(ports[1])],
-                   ports[1], {}),
-        # Its default repeat_penalty is 1.1; 1.0 keeps greedy decoding the same as ours.
-        ServerSpec(LLAMA_SERVER, [*llama, "--host", "127.0.0.1", "--port", str(ports[2])],
-                   ports[2], {"repeat_penalty": 1.0}),
+        ServerSpec(KAIYUAN, [*kaiyuan, "--port", str(ports[0])], ports[0], CHAT_SAMPLING),
+        ServerSpec(KAIYUAN_GREEDY, [*kaiyuan, "--port", str(ports[1])], ports[1],
+                   {"temperature": 0.0}),
+        ServerSpec(KAIYUAN_NO_CACHE, [*kaiyuan, "--no-prefix-cache", "--port", str(ports[2])],
+                   ports[2], CHAT_SAMPLING),
+        # Its default repeat_penalty is 1.1; 1.0 samples the way the others do.
+        ServerSpec(LLAMA_SERVER, [*llama, "--host", "127.0.0.1", "--port", str(ports[3])],
+                   ports[3], {**CHAT_SAMPLING, "repeat_penalty": 1.0}),
     ]
 
 
@@ -231,7 +240,9 @@ def markdown(rows: Sequence[dict[str, Any]], info: dict[str, Any]) -> str:
         f"({info['machine']['cpu_cores']} cores) · {info['machine']['date']}",
         "",
         "Each conversation opens with a long system message (planning notes) and sends its "
-        "whole history every turn. TTFT is measured on the client; \"later turns\" are "
+        "whole history every turn. Requests sample as a chat client does (temperature 0.7, "
+        "top_p 0.8, no seed), except on the greedy row, whose requests reuse only exact "
+        "whole prefill chunks. TTFT is measured on the client; \"later turns\" are "
         "turns 2 onwards. Cached tokens are kaiyuan's "
         "`usage.prompt_tokens_details.cached_tokens`.",
         "",
@@ -251,7 +262,7 @@ def markdown(rows: Sequence[dict[str, Any]], info: dict[str, Any]) -> str:
     by_key = {(r["backend"], r["conversations"]): r for r in rows}
     for level in info["conversations"]:
         ours = by_key[(KAIYUAN, level)]["later_turns_ttft_s"]
-        for peer in (KAIYUAN_NO_CACHE, LLAMA_SERVER):
+        for peer in (KAIYUAN_GREEDY, KAIYUAN_NO_CACHE, LLAMA_SERVER):
             value = ratio(ours, by_key[(peer, level)]["later_turns_ttft_s"])
             lines.append(f"- {level} conversation(s): kaiyuan ÷ {peer}: "
                          f"**{cell(value, '.2f')}**")

@@ -662,7 +662,7 @@ class ServerSpec:
     command: list[str]
     port: int
     extra_body: dict[str, Any]
-    """Request fields that make this server sample exactly like the others (pure greedy)."""
+    """Request fields added to every request to this server: how it samples."""
 
     @property
     def base_url(self) -> str:
