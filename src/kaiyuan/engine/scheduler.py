@@ -5,9 +5,9 @@ sequence that is decoding, then prompt chunks of waiting requests in the room le
 long prompt is prefilled over several steps while running streams keep producing. New
 requests join at the next step; finished and cancelled sequences are free for the next
 request at once, keeping the cells they computed, which a request with the same prefix
-reuses (`prefix_cache`). A request for `n` choices prefills its
-prompt once and copies the cache to its sibling sequences, which then sample from the
-same logits with their own seeds.
+reuses (`prefix_cache`). A request for `n` choices prefills its prompt once and copies
+the cache to its sibling sequences, which then sample from the same logits with their
+own seeds.
 """
 
 from __future__ import annotations
